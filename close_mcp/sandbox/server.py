@@ -1,0 +1,118 @@
+"""Serving the sandbox for real: uvicorn on 127.0.0.1, in-process or from the CLI.
+
+``run_sandbox()`` is an async context manager yielding a :class:`RunningSandbox` (its
+``base_url`` ends in ``/api/v1``). It binds the socket first, so the port is known before
+the server starts, and returns once uvicorn is accepting connections.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import anyio
+import uvicorn
+
+from close_mcp.sandbox.app import API_PREFIX, Sandbox, SandboxConfig
+from close_mcp.sandbox.faults import DropConnection
+from close_mcp.sandbox.ids import IdFactory
+from close_mcp.sandbox.store import OrgStore
+
+_STATE_FIELDS = [f.name for f in fields(OrgStore) if f.name != "ids"]
+
+
+@dataclass
+class RunningSandbox:
+    sandbox: Sandbox
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}{API_PREFIX}"
+
+    @property
+    def api_key(self) -> str:
+        return self.sandbox.api_key
+
+
+class _HideDroppedConnections(logging.Filter):
+    """A dropped connection is an injected fault, not a server error worth a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, DropConnection)
+
+
+def save_state(sandbox: Sandbox, path: Path) -> None:
+    data = {"orgs": [{name: getattr(org, name) for name in _STATE_FIELDS} for org in sandbox.orgs]}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def load_state(path: Path) -> list[OrgStore]:
+    data = json.loads(path.read_text())
+    return [OrgStore(ids=IdFactory(random.Random()), **org) for org in data["orgs"]]
+
+
+def build_sandbox(config: SandboxConfig, state_file: Path | None = None) -> Sandbox:
+    orgs = load_state(state_file) if state_file and state_file.exists() else None
+    return Sandbox(config, orgs=orgs)
+
+
+def bind_loopback(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+@asynccontextmanager
+async def serve_app_on(
+    app: object, sock: socket.socket, log_level: str = "warning"
+) -> AsyncIterator[uvicorn.Server]:
+    """Run an ASGI app on an already bound socket until the block exits."""
+    logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, lifespan="auto", timeout_graceful_shutdown=2, ws="none"
+    )
+    server = uvicorn.Server(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [sock])
+        with anyio.fail_after(10):
+            while not server.started:
+                await anyio.sleep(0.005)
+        try:
+            yield server
+        finally:
+            server.should_exit = True
+
+
+@asynccontextmanager
+async def run_sandbox(
+    config: SandboxConfig | None = None,
+    *,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    state_file: Path | None = None,
+    sandbox: Sandbox | None = None,
+) -> AsyncIterator[RunningSandbox]:
+    sandbox = sandbox or build_sandbox(config or SandboxConfig(), state_file)
+    sock = bind_loopback(port, host)
+    actual_port = sock.getsockname()[1]
+    try:
+        async with serve_app_on(sandbox.app, sock):
+            yield RunningSandbox(sandbox, host, actual_port)
+    finally:
+        sock.close()
+        if state_file:
+            save_state(sandbox, state_file)
