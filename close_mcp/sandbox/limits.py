@@ -83,7 +83,8 @@ class RateLimiter:
 
 def ratelimit_header(v: Verdict, style: HeaderStyle) -> str:
     sep = "; " if style == "semicolon" else ", "
-    return sep.join([f"limit={v.limit}", f"remaining={v.remaining}", f"reset={v.reset:.3f}"])
+    reset = f"{v.reset:.0f}" if abs(v.reset - round(v.reset)) < 0.0005 else f"{v.reset:.3f}"
+    return sep.join([f"limit={v.limit}", f"remaining={v.remaining}", f"reset={reset}"])
 
 
 def too_many_requests(

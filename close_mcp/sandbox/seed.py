@@ -384,7 +384,7 @@ def seed_organization(seed: int = 7, leads: int = 260, name: str = "Acme Demo Co
             )
 
         for k in range(rng.randint(1, 4)):
-            when = created + timedelta(days=k * 3 + rng.random())
+            when = min(created + timedelta(days=k * 3 + rng.random()), now - timedelta(minutes=k + 1))
             aid = ids.new("acti")
             contact = rng.choice(contacts)
             base = {

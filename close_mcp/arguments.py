@@ -1,0 +1,114 @@
+"""Check tool arguments against the manifest schema and build the Close request from them.
+
+Nothing is sent unless every argument is valid; the error names each bad argument and
+what is expected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import jsonschema
+
+from close_mcp.manifest import ToolSpec
+
+
+class ToolInputError(Exception):
+    """Bad arguments: the message is shown to the agent as a tool error."""
+
+
+@dataclass
+class PreparedRequest:
+    method: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(error: jsonschema.ValidationError, spec: ToolSpec) -> str:
+    path = [str(p) for p in error.absolute_path]
+    name = ".".join(path) or "arguments"
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"missing required argument `{'.'.join([*path, missing])}`"
+    if error.validator == "additionalProperties" and not path:
+        allowed = ", ".join(sorted(spec.input_schema["properties"]))
+        extra = sorted(set(error.instance) - set(spec.input_schema["properties"]))
+        return f"unknown argument(s) {', '.join(f'`{e}`' for e in extra)}; valid arguments: {allowed}"
+    if error.validator == "dependentRequired":
+        return f"{error.message}: Close ignores this filter without it"
+    if (
+        error.validator == "pattern"
+        and str(schema.get("pattern", "")).startswith("^")
+        and "_[A-Za-z0-9]+$" in str(schema.get("pattern"))
+    ):
+        prefix = str(schema["pattern"])[1:].split("_[")[0]
+        return f"`{name}` must be a Close ID starting with {prefix}_ (letters and digits only); got {_show(error.instance)}"
+    if error.validator == "enum":
+        return f"`{name}` must be one of {', '.join(map(_show, schema.get('enum', [])))}; got {_show(error.instance)}"
+    if error.validator == "type":
+        return f"`{name}` must be of type {error.validator_value}; got {_show(error.instance)}"
+    return f"`{name}`: {error.message}"
+
+
+class ArgumentChecker:
+    def __init__(self, spec: ToolSpec) -> None:
+        self.spec = spec
+        self._validator = jsonschema.Draft202012Validator(
+            spec.input_schema, format_checker=jsonschema.FormatChecker()
+        )
+
+    def check(self, args: dict[str, Any]) -> None:
+        problems = [
+            _describe(e, self.spec)
+            for e in sorted(self._validator.iter_errors(args), key=lambda e: list(e.path))
+        ]
+        for group in self.spec.require_one_of:
+            if not any(args.get(name) is not None for name in group):
+                problems.append(f"pass at least one of: {', '.join(group)}")
+        if problems:
+            raise ToolInputError(
+                f"Invalid arguments for {self.spec.name}: "
+                + "; ".join(problems)
+                + ". Nothing was sent to Close."
+            )
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_query_value(v) for v in value)
+    return str(value)
+
+
+def prepare(spec: ToolSpec, args: dict[str, Any]) -> PreparedRequest:
+    """Fill the path template, the query and the JSON body from validated arguments."""
+    request = PreparedRequest(spec.method, spec.path)
+    body: dict[str, Any] = {}
+    for name, value in args.items():
+        binding = spec.bindings.get(name)
+        if binding is None:
+            continue
+        if binding.location == "path":
+            request.path = request.path.replace("{" + name + "}", quote(str(value), safe=""))
+            request.ids[name] = str(value)
+        elif binding.location == "query":
+            request.params[binding.wire] = _query_value(value)
+        elif binding.location == "body":
+            body[binding.wire] = value
+        else:  # body_custom: {"cf_x": v} -> "custom.cf_x": v
+            body.update({f"custom.{cf}": v for cf, v in value.items()})
+    if spec.method in ("POST", "PUT"):
+        request.body = body
+    return request

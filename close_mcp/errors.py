@@ -1,0 +1,205 @@
+"""Everything that can go wrong talking to Close, and what an agent should do about it.
+
+    CloseError
+    ├── TransportError            no usable HTTP answer
+    │   ├── RequestNotSent        connect failed / refused: Close never saw the request
+    │   └── ResponseLost          timeout or dropped connection after sending: a write may have happened
+    ├── RateLimitBudgetExceeded   the 429 pause is longer than this call may wait
+    └── APIStatusError            Close answered with an error status
+        ├── ValidationFailed (400)  carries ``errors`` and ``field_errors``
+        ├── Unauthorized (401) · PaymentRequired (402) · Forbidden (403) · NotFound (404)
+        ├── MethodNotAllowed (405) · UnsupportedMediaType (415) · RateLimited (429)
+        └── ServerError (5xx)
+
+Every exception carries the request method and path, never the credential.
+:func:`agent_message` is the one function that turns them into tool-error text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class CloseError(Exception):
+    def __init__(self, method: str, path: str, detail: str = "") -> None:
+        super().__init__(f"{method} {path}: {detail}" if detail else f"{method} {path}")
+        self.method, self.path, self.detail = method, path, detail
+
+    @property
+    def is_write(self) -> bool:
+        return self.method != "GET"
+
+
+class TransportError(CloseError):
+    may_have_happened = False
+
+
+class RequestNotSent(TransportError):
+    pass
+
+
+class ResponseLost(TransportError):
+    may_have_happened = True
+
+
+class RateLimitBudgetExceeded(CloseError):
+    def __init__(self, method: str, path: str, wait_seconds: float, budget: float) -> None:
+        super().__init__(method, path, f"rate limited for {wait_seconds:.1f}s, budget {budget:.1f}s")
+        self.wait_seconds, self.budget = wait_seconds, budget
+
+
+class APIStatusError(CloseError):
+    status = 0
+
+    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
+        super().__init__(method, path, f"HTTP {status}")
+        self.status, self.body = status, body
+
+    @property
+    def close_message(self) -> str:
+        """Close's own error text (``{"error": "…"}`` or ``{"errors": [...]}``), if any."""
+        body = self.body
+        if isinstance(body, dict):
+            err = body.get("error")
+            if isinstance(err, str):
+                return err
+            if isinstance(err, dict) and isinstance(err.get("message"), str):
+                return err["message"]
+            if body.get("errors"):
+                return "; ".join(map(str, body["errors"]))
+        return ""
+
+
+class ValidationFailed(APIStatusError):
+    status = 400
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self.body.get("errors") or []) if isinstance(self.body, dict) else []
+
+    @property
+    def field_errors(self) -> dict[str, Any]:
+        return dict(self.body.get("field-errors") or {}) if isinstance(self.body, dict) else {}
+
+
+class Unauthorized(APIStatusError):
+    status = 401
+
+
+class PaymentRequired(APIStatusError):
+    status = 402
+
+
+class Forbidden(APIStatusError):
+    status = 403
+
+
+class NotFound(APIStatusError):
+    status = 404
+
+
+class MethodNotAllowed(APIStatusError):
+    status = 405
+
+
+class UnsupportedMediaType(APIStatusError):
+    status = 415
+
+
+class RateLimited(APIStatusError):
+    status = 429
+
+
+class ServerError(APIStatusError):
+    pass
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    cls.status: cls
+    for cls in (
+        ValidationFailed,
+        Unauthorized,
+        PaymentRequired,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        UnsupportedMediaType,
+        RateLimited,
+    )
+}
+
+
+def status_error(method: str, path: str, status: int, body: Any) -> APIStatusError:
+    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else APIStatusError)
+    return cls(method, path, status, body)
+
+
+@dataclass
+class CallContext:
+    """What the error text may mention about the call: the tool, its path IDs, how to check a write."""
+
+    tool: str
+    ids: dict[str, str] = field(default_factory=dict)
+    lookup_hint: str | None = None
+
+
+def _write_check(ctx: CallContext) -> str:
+    how = f"with {ctx.lookup_hint}" if ctx.lookup_hint else "by reading the object back"
+    return f"The change may or may not have been made: check {how} before trying again, or you may create a duplicate."
+
+
+def agent_message(exc: CloseError, ctx: CallContext) -> str:
+    """The text of the tool error: what happened, then what to do."""
+    where = f"{exc.method} {exc.path}"
+    if isinstance(exc, RateLimitBudgetExceeded):
+        return (
+            f"Close rate limit: this call would have to wait {exc.wait_seconds:.1f} s, longer than the "
+            f"{exc.budget:.0f} s wait budget. Nothing was sent. Retry {ctx.tool} in {exc.wait_seconds:.0f} s "
+            "or more, or make fewer calls at once."
+        )
+    if isinstance(exc, RequestNotSent):
+        return (
+            f"Could not connect to Close ({exc.detail}). The request was not sent, so nothing changed. "
+            "Check the network or CLOSE_API_BASE_URL, then retry."
+        )
+    if isinstance(exc, ResponseLost):
+        if exc.is_write:
+            return f"The connection to Close failed after the request was sent ({exc.detail}). {_write_check(ctx)}"
+        return f"Close did not answer ({exc.detail}) after several attempts. Retry {ctx.tool} in a moment."
+    assert isinstance(exc, APIStatusError)
+    said = exc.close_message
+    if isinstance(exc, ValidationFailed):
+        parts = [f"{k}: {v}" for k, v in exc.field_errors.items()] + exc.errors
+        detail = "; ".join(parts) or said or "no details given"
+        return f"Close rejected the request (400 Bad Request): {detail}. Fix these arguments and call {ctx.tool} again."
+    if isinstance(exc, Unauthorized):
+        return (
+            "Close refused the credential (401 Unauthorized): the API key or OAuth token is missing, invalid, "
+            "revoked or expired. Set a valid CLOSE_API_KEY (or refresh CLOSE_ACCESS_TOKEN) and restart close-mcp. "
+            "Retrying will not help."
+        )
+    if isinstance(exc, PaymentRequired):
+        return "Close says a limit of the organization's plan was reached (402 Payment Required). Upgrade the plan or reduce usage; retrying will not help."
+    if isinstance(exc, Forbidden):
+        return (
+            f"Close does not allow this for the user behind the key (403 Forbidden){': ' + said if said else ''}. "
+            "An admin in Close must grant the permission (or use an admin's key); retrying will not help."
+        )
+    if isinstance(exc, NotFound):
+        if ctx.ids:
+            named = ", ".join(f"{k}={v}" for k, v in ctx.ids.items())
+            return (
+                f"Not found (404): no object with {named} exists in this Close organization, or the key cannot see it. "
+                "Check the ID (list or search tools give valid IDs); it may have been deleted or merged."
+            )
+        return f"Not found (404){': ' + said if said else ''}. Check the IDs you passed; they may have been deleted or merged."
+    if isinstance(exc, MethodNotAllowed | UnsupportedMediaType):
+        return f"Close refused {where} ({exc.status}): this is a bug in close-mcp's manifest for {ctx.tool}; please report it."
+    if isinstance(exc, RateLimited):
+        return f"Close kept answering 429 Too Many Requests for {where}. Wait a few seconds and retry {ctx.tool}."
+    if isinstance(exc, ServerError):
+        if exc.is_write:
+            return f"Close had a server error ({exc.status}) on {where}. {_write_check(ctx)}"
+        return f"Close had a server error ({exc.status}) and did not recover after retries. Retry {ctx.tool} later."
+    return f"Close answered {exc.status} on {where}{': ' + said if said else ''}."

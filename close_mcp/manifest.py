@@ -1,0 +1,246 @@
+"""Load, validate and compile the tool manifests into frozen :class:`ToolSpec` objects.
+
+Every file in ``tool_manifests/`` is checked against ``manifest.schema.json`` and then
+against the rules a schema cannot express (path placeholders, unique names, reserved
+argument names). Every problem is reported at once with its file, tool and field; a bad
+manifest stops start-up and nothing is half-registered.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+from close_mcp.tool_arguments import STANDARD_ARGUMENTS, standard_arguments
+
+Access = Literal["read", "write", "destructive"]
+Location = Literal["path", "query", "body", "body_custom"]
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_SKIP_FILES = {"manifest.schema.json", "definitions.json"}
+
+
+class ManifestError(Exception):
+    """Raised with every problem found, one per line: ``file: tools[i] (name).field: message``."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    location: Location
+    wire: str
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    toolset: str
+    description: str
+    method: str
+    path: str
+    access: Access
+    pagination: str
+    bindings: dict[str, Binding]
+    input_schema: dict[str, Any]
+    annotations: dict[str, Any]
+    max_limit: int = 100
+    default_fields: tuple[str, ...] = ()
+    compact: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    require_one_of: tuple[tuple[str, ...], ...] = ()
+    webhook_events: tuple[str, ...] = ()
+    lookup_hint: str | None = None
+    output_schema: dict[str, Any] | None = None
+
+    @property
+    def is_list(self) -> bool:
+        return self.pagination != "none"
+
+    @property
+    def idempotent(self) -> bool:
+        return bool(self.annotations["idempotentHint"])
+
+    def wire_tool(self) -> dict[str, Any]:
+        """The MCP ``Tool`` as sent in ``tools/list`` (camelCase wire form)."""
+        tool: dict[str, Any] = {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+            "annotations": self.annotations,
+        }
+        if self.output_schema:
+            tool["outputSchema"] = self.output_schema
+        return tool
+
+
+def annotations_for(
+    access: Access, method: str, title: str, idempotent: bool | None = None
+) -> dict[str, Any]:
+    """The one place where ``access`` becomes the four MCP tool hints."""
+    if idempotent is None:
+        idempotent = method in ("GET", "PUT", "DELETE")
+    return {
+        "title": title,
+        "readOnlyHint": access == "read",
+        "destructiveHint": access == "destructive",
+        "idempotentHint": idempotent,
+        "openWorldHint": True,
+    }
+
+
+LIST_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["items", "count", "has_more"],
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "count": {"type": "integer"},
+        "has_more": {"type": "boolean"},
+        "next_cursor": {"type": ["string", "null"]},
+        "total_results": {"type": "integer"},
+        "summary": {"type": "object"},
+        "notice": {"type": "string"},
+    },
+}
+
+
+def manifest_dir() -> Path:
+    """The manifests shipped with the package (``tool_manifests/`` in the source tree)."""
+    return Path(str(resources.files("close_mcp.tool_manifests")))
+
+
+def _resolve_refs(node: Any, definitions: dict[str, Any], where: str, problems: list[str]) -> Any:
+    """Inline ``{"$ref": "#/definitions/x"}`` so clients see plain, self-contained schemas."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            name = str(node["$ref"]).removeprefix("#/definitions/")
+            if name not in definitions:
+                problems.append(f"{where}: unknown $ref {node['$ref']!r}")
+                return {}
+            merged = copy.deepcopy(definitions[name])
+            merged.update({k: v for k, v in node.items() if k != "$ref"})
+            return _resolve_refs(merged, definitions, where, problems)
+        return {k: _resolve_refs(v, definitions, where, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve_refs(v, definitions, where, problems) for v in node]
+    return node
+
+
+def _check_tool(entry: dict[str, Any], where: str, problems: list[str]) -> None:
+    args = entry["arguments"]
+    placeholders = _PLACEHOLDER.findall(entry["path"])
+    for name in placeholders:
+        arg = args.get(name)
+        if arg is None or arg["in"] != "path":
+            problems.append(f"{where}.path: placeholder {{{name}}} has no path argument")
+        elif not arg.get("required") or "pattern" not in arg["schema"]:
+            problems.append(
+                f"{where}.arguments.{name}: path arguments must be required and have an ID pattern"
+            )
+    for name, arg in args.items():
+        if name in STANDARD_ARGUMENTS:
+            problems.append(f"{where}.arguments.{name}: reserved name (added by close-mcp itself)")
+        if arg["in"] == "path" and name not in placeholders:
+            problems.append(f"{where}.arguments.{name}: path argument not used in {entry['path']}")
+        if arg["in"] in ("body", "body_custom") and entry["method"] in ("GET", "DELETE"):
+            problems.append(f"{where}.arguments.{name}: {entry['method']} requests have no body")
+    if entry["pagination"] != "none" and entry["method"] != "GET":
+        problems.append(f"{where}.pagination: only GET tools can be paginated")
+    for group in entry.get("require_one_of", []):
+        for name in group:
+            if name not in args:
+                problems.append(f"{where}.require_one_of: unknown argument {name!r}")
+
+
+def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
+    args: dict[str, Any] = entry["arguments"]
+    properties = {name: arg["schema"] for name, arg in args.items()}
+    required = [name for name, arg in args.items() if arg.get("required")]
+    properties.update(standard_arguments(entry["access"], entry["pagination"], entry.get("max_limit", 100)))
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    if entry.get("dependent_required"):
+        schema["dependentRequired"] = entry["dependent_required"]
+    description = entry["description"]
+    if entry.get("webhook_events"):
+        description += f" Fires: {', '.join(entry['webhook_events'])}."
+    return ToolSpec(
+        name=entry["name"],
+        title=entry["title"],
+        toolset=toolset,
+        description=description,
+        method=entry["method"],
+        path=entry["path"],
+        access=entry["access"],
+        pagination=entry["pagination"],
+        bindings={n: Binding(a["in"], a.get("wire", n)) for n, a in args.items()},
+        input_schema=schema,
+        annotations=annotations_for(
+            entry["access"], entry["method"], entry["title"], entry.get("idempotent")
+        ),
+        max_limit=entry.get("max_limit", 100),
+        default_fields=tuple(entry.get("default_fields", ())),
+        compact={k: tuple(v) for k, v in entry.get("compact", {}).items()},
+        require_one_of=tuple(tuple(g) for g in entry.get("require_one_of", ())),
+        webhook_events=tuple(entry.get("webhook_events", ())),
+        lookup_hint=entry.get("lookup_hint"),
+        output_schema=LIST_OUTPUT_SCHEMA if entry["pagination"] != "none" else None,
+    )
+
+
+def load_manifests(directory: Path | None = None) -> list[ToolSpec]:
+    """Load every manifest file; raise :class:`ManifestError` listing all problems."""
+    directory = directory or manifest_dir()
+    meta = json.loads((manifest_dir() / "manifest.schema.json").read_text())
+    definitions = json.loads((manifest_dir() / "definitions.json").read_text())
+    validator = jsonschema.Draft202012Validator(meta)
+    problems: list[str] = []
+    specs: list[ToolSpec] = []
+    seen: dict[str, str] = {}
+    files = sorted(p for p in directory.glob("*.json") if p.name not in _SKIP_FILES)
+    if not files:
+        raise ManifestError(f"{directory}: no manifest files found")
+    for path in files:
+        try:
+            data = json.loads(path.read_text())
+        except ValueError as exc:
+            problems.append(f"{path.name}: not valid JSON: {exc}")
+            continue
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        for err in errors:
+            problems.append(f"{path.name}: {_locate(data, list(err.absolute_path))}: {err.message}")
+        if errors:
+            continue
+        data = _resolve_refs(data, definitions, path.name, problems)
+        for i, entry in enumerate(data["tools"]):
+            where = f"{path.name}: tools[{i}] ({entry['name']})"
+            if entry["name"] in seen:
+                problems.append(f"{where}.name: duplicate of a tool in {seen[entry['name']]}")
+            seen[entry["name"]] = path.name
+            _check_tool(entry, where, problems)
+            if not problems:
+                specs.append(_compile(entry, data["toolset"]))
+    if problems:
+        raise ManifestError("invalid tool manifests:\n" + "\n".join(problems))
+    return sorted(specs, key=lambda s: (s.toolset, s.name))
+
+
+def _locate(data: Any, path: list[Any]) -> str:
+    """``tools[3] (get_lead).arguments.lead_id`` from a JSON path."""
+    out, node = "", data
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and "name" in node:
+                out += f" ({node['name']})"
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "<root>"
