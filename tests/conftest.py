@@ -38,12 +38,20 @@ async def http(sandbox: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
 
 
 @asynccontextmanager
-async def connect(sandbox: RunningSandbox, *, key: str | None = None, output_budget: int = 20_000,
-                  wait_budget: float = 60.0, **client_kw: Any) -> AsyncIterator[Client]:
+async def connect(
+    sandbox: RunningSandbox,
+    *,
+    key: str | None = None,
+    output_budget: int = 20_000,
+    wait_budget: float = 60.0,
+    **client_kw: Any,
+) -> AsyncIterator[Client]:
     """A real MCP client session (legacy JSON-RPC over memory streams) on a real server."""
     executor = Executor(SPECS, output_budget=output_budget)
-    async with CloseClient(Credential(key or sandbox.api_key), sandbox.base_url, wait_budget=wait_budget,
-                           **client_kw) as close:
+    async with CloseClient(
+        Credential(key or sandbox.api_key), sandbox.base_url, wait_budget=wait_budget, **client_kw
+    ) as close:
+
         async def client_for(_ctx: object) -> CloseClient:
             return close
 

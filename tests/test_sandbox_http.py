@@ -34,13 +34,18 @@ async def test_unknown_path_404_before_auth_and_wrong_method_405(sandbox):
         assert r.status_code == 405
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Basic " + base64.b64encode(b"wrong_key:").decode()},
-    {"Authorization": "Basic " + base64.b64encode(b"sandbox_demo_api_key:pw").decode()},  # password must be blank
-    {"Authorization": "Bearer sandbox_demo_api_key"},  # an API key is not a bearer token
-    {"Authorization": "Token abc"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Basic " + base64.b64encode(b"wrong_key:").decode()},
+        {
+            "Authorization": "Basic " + base64.b64encode(b"sandbox_demo_api_key:pw").decode()
+        },  # password must be blank
+        {"Authorization": "Bearer sandbox_demo_api_key"},  # an API key is not a bearer token
+        {"Authorization": "Token abc"},
+    ],
+)
 async def test_missing_or_wrong_credentials_401(sandbox, headers):
     async with httpx2.AsyncClient(base_url=sandbox.base_url, headers=headers) as c:
         r = await c.get("/lead/")
@@ -48,15 +53,18 @@ async def test_missing_or_wrong_credentials_401(sandbox, headers):
 
 
 async def test_bearer_token_and_basic_key_both_work(sandbox):
-    async with httpx2.AsyncClient(base_url=sandbox.base_url,
-                                  headers={"Authorization": f"Bearer {sandbox.api_key}_oauth"}) as c:
+    async with httpx2.AsyncClient(
+        base_url=sandbox.base_url, headers={"Authorization": f"Bearer {sandbox.api_key}_oauth"}
+    ) as c:
         assert (await c.get("/me/")).status_code == 200
     async with httpx2.AsyncClient(base_url=sandbox.base_url, auth=(sandbox.api_key, "")) as c:
         assert (await c.get("/me/")).status_code == 200
 
 
 async def test_non_json_write_is_415_and_bad_json_400(http):
-    r = await http.post("/lead/", content=b"name=x", headers={"content-type": "application/x-www-form-urlencoded"})
+    r = await http.post(
+        "/lead/", content=b"name=x", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert r.status_code == 415
     r = await http.post("/lead/", content=b"{nope", headers={"content-type": "application/json"})
     assert r.status_code == 400 and "error" in r.json()
@@ -88,7 +96,9 @@ async def test_limit_above_max_is_refused_and_bad_skip(http):
 async def test_fields_select_returned_fields_on_reads(http):
     r = await http.get("/lead/", params={"_limit": 2, "_fields": "id,display_name,custom"})
     lead = r.json()["data"][0]
-    assert set(lead) - {"id", "display_name"} and all(k.startswith("custom.cf_") for k in set(lead) - {"id", "display_name"})
+    assert set(lead) - {"id", "display_name"} and all(
+        k.startswith("custom.cf_") for k in set(lead) - {"id", "display_name"}
+    )
     one = (await http.get(f"/lead/{lead['id']}/", params={"_fields": "name"})).json()
     assert one == {"name": one["name"]}
     events = (await http.get("/event/", params={"_fields": "id,action"})).json()["data"]
@@ -116,7 +126,9 @@ async def test_lead_query_free_text_and_status(http, sandbox):
     r = (await http.get("/lead/", params={"query": 'status:"Customer"', "_limit": 200})).json()
     assert r["total_results"] > 0 and all(lead["status_label"] == "Customer" for lead in r["data"])
     phone = contact["phones"][0]["phone"][-7:]
-    assert contact["lead_id"] in [x["id"] for x in (await http.get("/lead/", params={"query": phone})).json()["data"]]
+    assert contact["lead_id"] in [
+        x["id"] for x in (await http.get("/lead/", params={"query": phone})).json()["data"]
+    ]
 
 
 async def test_create_validation_and_partial_update(http):
@@ -130,7 +142,11 @@ async def test_create_validation_and_partial_update(http):
 
 async def test_delete_lead_cascades(http, sandbox):
     store = sandbox.sandbox.store()
-    lead_id = next(lid for lid in store.leads if store.children_of(lid)["opportunities"] and store.children_of(lid)["tasks"])
+    lead_id = next(
+        lid
+        for lid in store.leads
+        if store.children_of(lid)["opportunities"] and store.children_of(lid)["tasks"]
+    )
     children = store.children_of(lead_id)
     assert (await http.delete(f"/lead/{lead_id}/")).json() == {}
     assert (await http.get(f"/lead/{lead_id}/")).status_code == 404
@@ -157,7 +173,9 @@ async def test_bulk_task_update_applies_to_every_match(http, sandbox):
     store = sandbox.sandbox.store()
     user = list(store.users)[1]
     open_tasks = [t for t in store.tasks.values() if t["assigned_to"] == user and not t["is_complete"]]
-    r = await http.put("/task/", params={"assigned_to": user, "is_complete": "false"}, json={"is_complete": True})
+    r = await http.put(
+        "/task/", params={"assigned_to": user, "is_complete": "false"}, json={"is_complete": True}
+    )
     assert r.status_code == 200
     assert open_tasks and all(store.tasks[t["id"]]["is_complete"] for t in open_tasks)
     completed = {e["object_id"] for e in store.events if e["action"] == "completed"}
@@ -170,8 +188,17 @@ async def test_outbox_email_is_sent(http, sandbox):
     lead_id = next(iter(sandbox.sandbox.store().leads))
     r = await http.post("/activity/email/", json={"lead_id": lead_id, "status": "outbox"})
     assert r.status_code == 400 and "sender" in r.json()["field-errors"]
-    r = await http.post("/activity/email/", json={"lead_id": lead_id, "status": "outbox", "sender": "a@b.co",
-                                                  "to": ["x@y.co"], "subject": "Hi", "body_text": "Hello"})
+    r = await http.post(
+        "/activity/email/",
+        json={
+            "lead_id": lead_id,
+            "status": "outbox",
+            "sender": "a@b.co",
+            "to": ["x@y.co"],
+            "subject": "Hi",
+            "body_text": "Hello",
+        },
+    )
     assert r.json()["status"] == "sent" and r.json()["date_sent"]
     assert sandbox.sandbox.store().events[-1]["object_type"] == "activity.email"
     assert sandbox.sandbox.store().events[-1]["action"] == "sent"
@@ -180,12 +207,20 @@ async def test_outbox_email_is_sent(http, sandbox):
 async def test_webhook_limit_and_signature_key(http):
     created = []
     for i in range(40):
-        r = await http.post("/webhook/", json={"url": f"https://example.com/{i}",
-                                               "events": [{"object_type": "lead", "action": "created"}]})
+        r = await http.post(
+            "/webhook/",
+            json={
+                "url": f"https://example.com/{i}",
+                "events": [{"object_type": "lead", "action": "created"}],
+            },
+        )
         assert r.status_code == 201
         created.append(r.json())
     assert all(len(h["signature_key"]) == 64 for h in created)
-    r = await http.post("/webhook/", json={"url": "https://example.com/41", "events": [{"object_type": "lead", "action": "created"}]})
+    r = await http.post(
+        "/webhook/",
+        json={"url": "https://example.com/41", "events": [{"object_type": "lead", "action": "created"}]},
+    )
     assert r.status_code == 400 and r.json()["errors"]
 
 
@@ -216,7 +251,11 @@ async def test_event_retention_is_30_days(http, sandbox):
     from close_mcp.sandbox.ids import iso_naive, now_utc
 
     store = sandbox.sandbox.store()
-    old = dict(store.events[0], id="ev_old0000000000000000000", date_updated=iso_naive(now_utc() - timedelta(days=31)))
+    old = dict(
+        store.events[0],
+        id="ev_old0000000000000000000",
+        date_updated=iso_naive(now_utc() - timedelta(days=31)),
+    )
     store.events.insert(0, old)
     ids = set()
     cursor = None
@@ -232,7 +271,10 @@ async def test_event_retention_is_30_days(http, sandbox):
 @pytest.mark.parametrize("style,legacy", [("comma", "none"), ("semicolon", "top"), ("comma", "error")])
 async def test_rate_limit_429_header_and_bodies(style, legacy):
     config = SandboxConfig(leads=5, rate_limit=3, header_style=style, legacy_429_body=legacy)
-    async with run_sandbox(config) as sb, httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as c:
+    async with (
+        run_sandbox(config) as sb,
+        httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as c,
+    ):
         responses = [await c.get("/me/") for _ in range(4)]
         assert [r.status_code for r in responses] == [200, 200, 200, 429]
         sep = ";" if style == "semicolon" else ","
@@ -252,9 +294,16 @@ async def test_rate_limit_429_header_and_bodies(style, legacy):
 async def test_org_bucket_is_three_times_the_key_limit():
     config = SandboxConfig(leads=3, organizations=1, rate_limit=2, api_keys=["k1"], rate_window=5)
     async with run_sandbox(config) as sb:
-        sb.sandbox.credentials.update({k: type(v)(k, 0, v.user_id, "api_key") for k, v in
-                                       [("k2", sb.sandbox.credentials["k1"]), ("k3", sb.sandbox.credentials["k1"]),
-                                        ("k4", sb.sandbox.credentials["k1"])]})
+        sb.sandbox.credentials.update(
+            {
+                k: type(v)(k, 0, v.user_id, "api_key")
+                for k, v in [
+                    ("k2", sb.sandbox.credentials["k1"]),
+                    ("k3", sb.sandbox.credentials["k1"]),
+                    ("k4", sb.sandbox.credentials["k1"]),
+                ]
+            }
+        )
         statuses = []
         for key in ["k1", "k2", "k3", "k4"]:
             async with httpx2.AsyncClient(base_url=sb.base_url, auth=(key, "")) as c:
@@ -302,11 +351,15 @@ async def test_restricted_user_gets_403_on_admin_writes(sandbox):
 
 async def test_state_file_survives_restart(tmp_path):
     state = tmp_path / "state.json"
-    async with run_sandbox(SandboxConfig(leads=5), state_file=state) as sb, \
-            httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as c:
+    async with (
+        run_sandbox(SandboxConfig(leads=5), state_file=state) as sb,
+        httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as c,
+    ):
         lead = (await c.post("/lead/", json={"name": "Persistent Co"})).json()
-    async with run_sandbox(SandboxConfig(leads=5), state_file=state) as sb, \
-            httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as c:
+    async with (
+        run_sandbox(SandboxConfig(leads=5), state_file=state) as sb,
+        httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as c,
+    ):
         assert (await c.get(f"/lead/{lead['id']}/")).json()["name"] == "Persistent Co"
         assert (await c.post("/lead/", json={"name": "New after restart"})).status_code == 200
 
@@ -314,8 +367,10 @@ async def test_state_file_survives_restart(tmp_path):
 async def test_two_organizations_are_isolated():
     async with run_sandbox(SandboxConfig(leads=4, organizations=2)) as sb:
         key_a, key_b = sb.sandbox.key_for_org(0), sb.sandbox.key_for_org(1)
-        async with httpx2.AsyncClient(base_url=sb.base_url, auth=(key_a, "")) as a, \
-                httpx2.AsyncClient(base_url=sb.base_url, auth=(key_b, "")) as b:
+        async with (
+            httpx2.AsyncClient(base_url=sb.base_url, auth=(key_a, "")) as a,
+            httpx2.AsyncClient(base_url=sb.base_url, auth=(key_b, "")) as b,
+        ):
             lead = (await a.post("/lead/", json={"name": "Only In A"})).json()
             assert (await b.get(f"/lead/{lead['id']}/")).status_code == 404
             ids_b = {x["id"] for x in (await b.get("/lead/")).json()["data"]}

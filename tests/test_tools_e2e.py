@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import SPECS, text_of
 
 from close_mcp.sandbox.store import OrgStore
-from conftest import SPECS, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -60,9 +60,15 @@ async def test_every_tool_end_to_end(mcp, sandbox):
     assert (await call("list_events", {"limit": 5}))["count"] == 5
 
     # --- lead writes
-    created = await call("create_lead", {"name": _example("create_lead", "name"), "status": "Qualified",
-                                         "contacts": [{"name": "Bruce", "emails": [{"email": "bruce@wayne.example"}]}],
-                                         "custom": {cf_industry: "Software"}})
+    created = await call(
+        "create_lead",
+        {
+            "name": _example("create_lead", "name"),
+            "status": "Qualified",
+            "contacts": [{"name": "Bruce", "emails": [{"email": "bruce@wayne.example"}]}],
+            "custom": {cf_industry: "Software"},
+        },
+    )
     new_lead = created["id"]
     assert store.leads[new_lead]["name"] == "Wayne Enterprises"
     assert store.leads[new_lead][f"custom.{cf_industry}"] == "Software"
@@ -70,8 +76,14 @@ async def test_every_tool_end_to_end(mcp, sandbox):
     assert store.leads[new_lead]["description"] == "Gotham"
 
     # --- contacts
-    contact = await call("create_contact", {"lead_id": new_lead, "name": _example("create_contact", "name"),
-                                            "phones": [{"phone": "+15125550100"}]})
+    contact = await call(
+        "create_contact",
+        {
+            "lead_id": new_lead,
+            "name": _example("create_contact", "name"),
+            "phones": [{"phone": "+15125550100"}],
+        },
+    )
     assert store.contacts[contact["id"]]["lead_id"] == new_lead
     await call("update_contact", {"contact_id": contact["id"], "title": "CEO"})
     assert store.contacts[contact["id"]]["title"] == "CEO"
@@ -79,11 +91,16 @@ async def test_every_tool_end_to_end(mcp, sandbox):
     assert contact["id"] not in store.contacts
 
     # --- opportunities
-    opp = await call("create_opportunity", {"lead_id": new_lead, "value": _example("create_opportunity", "value"),
-                                            "confidence": 50})
+    opp = await call(
+        "create_opportunity",
+        {"lead_id": new_lead, "value": _example("create_opportunity", "value"), "confidence": 50},
+    )
     assert store.opportunities[opp["id"]]["value"] == 250000
     await call("update_opportunity", {"opportunity_id": opp["id"], "status_id": won["id"]})
-    assert store.opportunities[opp["id"]]["status_id"] == won["id"] and store.opportunities[opp["id"]]["date_won"]
+    assert (
+        store.opportunities[opp["id"]]["status_id"] == won["id"]
+        and store.opportunities[opp["id"]]["date_won"]
+    )
     await call("delete_opportunity", {"opportunity_id": opp["id"]})
     assert opp["id"] not in store.opportunities
 
@@ -92,15 +109,21 @@ async def test_every_tool_end_to_end(mcp, sandbox):
     assert store.activities[note["id"]]["_type"] == "Note"
     call_act = await call("log_call", {"lead_id": new_lead, "duration": 300, "direction": "outbound"})
     assert store.activities[call_act["id"]]["duration"] == 300
-    email = await call("create_email", {"lead_id": new_lead, "status": "draft", "subject": "Hi", "to": ["a@b.example"]})
+    email = await call(
+        "create_email", {"lead_id": new_lead, "status": "draft", "subject": "Hi", "to": ["a@b.example"]}
+    )
     assert store.activities[email["id"]]["status"] == "draft"
 
     # --- tasks
-    task = await call("create_task", {"lead_id": new_lead, "text": _example("create_task", "text"), "date": "2030-01-01"})
+    task = await call(
+        "create_task", {"lead_id": new_lead, "text": _example("create_task", "text"), "date": "2030-01-01"}
+    )
     assert store.tasks[task["id"]]["text"] == "Send the proposal"
     await call("update_task", {"task_id": task["id"], "is_complete": True})
     assert store.tasks[task["id"]]["is_complete"]
-    await call("bulk_update_tasks", {"filter_lead_id": new_lead, "filter_is_complete": True, "is_complete": False})
+    await call(
+        "bulk_update_tasks", {"filter_lead_id": new_lead, "filter_is_complete": True, "is_complete": False}
+    )
     assert not store.tasks[task["id"]]["is_complete"]
     await call("delete_task", {"task_id": task["id"]})
     assert task["id"] not in store.tasks
@@ -112,7 +135,10 @@ async def test_every_tool_end_to_end(mcp, sandbox):
     assert store.org["name"] == "Acme Renamed"
 
     # --- webhooks
-    hook = await call("create_webhook", {"url": "https://example.com/hook", "events": [{"object_type": "lead", "action": "created"}]})
+    hook = await call(
+        "create_webhook",
+        {"url": "https://example.com/hook", "events": [{"object_type": "lead", "action": "created"}]},
+    )
     assert hook["id"] in store.webhooks and len(hook["signature_key"]) == 64
     assert (await call("list_webhooks", {}))["count"] == 1
     assert (await call("get_webhook", {"webhook_id": hook["id"]}))["url"] == "https://example.com/hook"

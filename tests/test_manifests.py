@@ -1,0 +1,133 @@
+"""Invariants over every manifest, the loader's error reporting, the README table and the tool snapshot."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SPECS
+
+from close_mcp.manifest import ManifestError, load_manifests, manifest_dir
+from close_mcp.tool_table import README_BEGIN, README_END, markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOT = Path(__file__).parent / "__toolsnaps__" / "tools.json"
+VERB_NOUN = re.compile(r"^(list|get|create|update|delete|merge|bulk_update|log)_[a-z_]+$")
+SEED_METHODS = {  # the 34 methods of the reference table in shared/seeds/
+    ("GET", "/lead/"),
+    ("POST", "/lead/"),
+    ("GET", "/lead/{}/"),
+    ("PUT", "/lead/{}/"),
+    ("DELETE", "/lead/{}/"),
+    ("POST", "/lead/merge/"),
+    ("GET", "/contact/"),
+    ("POST", "/contact/"),
+    ("GET", "/contact/{}/"),
+    ("PUT", "/contact/{}/"),
+    ("DELETE", "/contact/{}/"),
+    ("GET", "/opportunity/"),
+    ("POST", "/opportunity/"),
+    ("GET", "/opportunity/{}/"),
+    ("PUT", "/opportunity/{}/"),
+    ("DELETE", "/opportunity/{}/"),
+    ("GET", "/activity/"),
+    ("POST", "/activity/note/"),
+    ("POST", "/activity/call/"),
+    ("POST", "/activity/email/"),
+    ("GET", "/task/"),
+    ("POST", "/task/"),
+    ("PUT", "/task/"),
+    ("PUT", "/task/{}/"),
+    ("DELETE", "/task/{}/"),
+    ("GET", "/custom_field/lead/"),
+    ("POST", "/custom_field/lead/"),
+    ("GET", "/me/"),
+    ("GET", "/user/"),
+    ("PUT", "/organization/{}/"),
+    ("GET", "/webhook/"),
+    ("POST", "/webhook/"),
+    ("DELETE", "/webhook/{}/"),
+    ("GET", "/event/"),
+}
+
+
+def test_all_34_reference_methods_are_tools():
+    have = {(s.method, re.sub(r"\{[a-z_]+\}", "{}", s.path)) for s in SPECS}
+    assert len(SEED_METHODS) == 34 and have >= SEED_METHODS
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_tool_invariants(spec):
+    assert VERB_NOUN.match(spec.name)
+    schema = spec.input_schema
+    assert schema["type"] == "object" and schema["additionalProperties"] is False
+    assert not {"anyOf", "oneOf", "allOf"} & set(schema)
+    for placeholder in re.findall(r"\{([a-z_]+)\}", spec.path):
+        prop = schema["properties"][placeholder]
+        assert placeholder in schema["required"] and prop["type"] == "string"
+        assert prop["pattern"].startswith("^") and prop["pattern"].endswith("_[A-Za-z0-9]+$")
+    hints = spec.annotations
+    assert hints["readOnlyHint"] == (spec.access == "read")
+    assert hints["destructiveHint"] == (spec.access == "destructive")
+    assert hints["openWorldHint"] is True
+    if spec.method == "DELETE" or spec.name in ("merge_leads", "bulk_update_tasks"):
+        assert spec.access == "destructive"
+    if spec.method == "POST":
+        assert hints["idempotentHint"] is False
+    assert len(spec.description) > 60
+    assert all("$ref" not in json.dumps(p) for p in schema["properties"].values())
+
+
+def _copy_manifests(tmp_path: Path) -> Path:
+    target = tmp_path / "m"
+    shutil.copytree(manifest_dir(), target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+def test_bad_manifest_names_file_tool_and_field(tmp_path):
+    target = _copy_manifests(tmp_path)
+    data = json.loads((target / "leads.json").read_text())
+    del data["tools"][1]["access"]
+    data["tools"][2]["path"] = "/lead/{lead}/"
+    (target / "leads.json").write_text(json.dumps(data))
+    broken = json.loads((target / "tasks.json").read_text())
+    broken["tools"][0]["arguments"]["limit"] = {"in": "query", "schema": {"type": "integer"}}
+    (target / "tasks.json").write_text(json.dumps(broken))
+    with pytest.raises(ManifestError) as err:
+        load_manifests(target)
+    text = str(err.value)
+    assert "leads.json: tools[1] (get_lead): 'access' is a required property" in text
+    assert "tasks.json: tools[0] (list_tasks).arguments.limit: reserved name" in text
+
+
+def test_bad_placeholder_and_duplicate_names(tmp_path):
+    target = _copy_manifests(tmp_path)
+    data = json.loads((target / "contacts.json").read_text())
+    data["tools"][1]["path"] = "/contact/{contact}/"
+    data["tools"][2]["name"] = "list_leads"
+    (target / "contacts.json").write_text(json.dumps(data))
+    with pytest.raises(ManifestError) as err:
+        load_manifests(target)
+    text = str(err.value)
+    assert "contacts.json: tools[1] (get_contact).path: placeholder {contact} has no path argument" in text
+    assert "leads.json: tools[0] (list_leads).name: duplicate of a tool in contacts.json" in text
+
+
+def test_readme_tool_table_is_in_sync():
+    readme = (ROOT / "README.md").read_text()
+    start, end = readme.index(README_BEGIN) + len(README_BEGIN), readme.index(README_END)
+    assert readme[start:end].strip() == markdown_table(SPECS).strip(), "run: close-mcp tools --markdown"
+
+
+def test_tools_list_snapshot():
+    """Every schema and description change shows up in review. Refresh: UPDATE_TOOLSNAPS=1 pytest."""
+    current = json.dumps([s.wire_tool() for s in SPECS], indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    if os.environ.get("UPDATE_TOOLSNAPS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(current)
+    assert SNAPSHOT.exists(), "missing snapshot; run UPDATE_TOOLSNAPS=1 pytest tests/test_manifests.py"
+    assert SNAPSHOT.read_text() == current, "tools changed; review, then UPDATE_TOOLSNAPS=1 pytest"

@@ -1,0 +1,57 @@
+"""`close-mcp --sandbox` as a real stdio subprocess, driven by the SDK's stdio client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import SPECS, text_of
+from mcp import Client, StdioServerParameters
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_stdio_subprocess_sandbox():
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "close_mcp", "--sandbox"],
+        env={"PATH": os.environ.get("PATH", "")},
+    )
+    async with Client(params, mode="legacy") as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert len(tools) == len(SPECS) >= 34
+        assert tools["list_leads"].annotations.read_only_hint is True
+        assert tools["delete_lead"].annotations.destructive_hint is True
+        assert tools["create_lead"].annotations.read_only_hint is False
+        assert all(t.annotations.open_world_hint for t in tools.values())
+        read = await client.call_tool("list_leads", {"query": "Logistics", "limit": 2})
+        assert not read.is_error and read.structured_content["count"] == 2
+        write = await client.call_tool(
+            "create_note", {"lead_id": read.structured_content["items"][0]["id"], "note": "from stdio"}
+        )
+        assert not write.is_error and write.structured_content["id"].startswith("acti_")
+        bad = await client.call_tool("get_lead", {"lead_id": "../x"})
+        assert bad.is_error and "lead_id" in text_of(bad)
+
+
+def test_missing_credentials_is_one_line_not_a_traceback():
+    env = {"PATH": os.environ.get("PATH", "")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "close_mcp"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert (
+        proc.stderr.strip().count("\n") == 0
+        and "CLOSE_API_KEY" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
+
+
+def test_tools_command_prints_the_table():
+    proc = subprocess.run(
+        [sys.executable, "-m", "close_mcp", "tools"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0
+    assert all(s.name in proc.stdout for s in SPECS)
