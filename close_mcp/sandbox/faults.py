@@ -69,4 +69,6 @@ class Faults:
             if rule.kind in kinds and rule.matches(method, path):
                 rule.fired += 1
                 fired.append(rule)
+                if rule.kind != "latency":  # one status/drop/429 per request; latencies add up
+                    break
         return fired
