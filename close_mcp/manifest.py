@@ -86,7 +86,6 @@ def annotations_for(
     if idempotent is None:
         idempotent = method in ("GET", "PUT", "DELETE")
     return {
-        "title": title,
         "readOnlyHint": access == "read",
         "destructiveHint": access == "destructive",
         "idempotentHint": idempotent,
@@ -98,13 +97,10 @@ LIST_OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["items", "count", "has_more"],
     "properties": {
-        "items": {"type": "array", "items": {"type": "object"}},
+        "items": {"type": "array"},
         "count": {"type": "integer"},
         "has_more": {"type": "boolean"},
         "next_cursor": {"type": ["string", "null"]},
-        "total_results": {"type": "integer"},
-        "summary": {"type": "object"},
-        "notice": {"type": "string"},
     },
 }
 

@@ -1,0 +1,159 @@
+"""Agent-sized results: budgets, cursors that never lose or double a record, tampering refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import connect, text_of
+
+from close_mcp.sandbox import SandboxConfig, run_sandbox
+
+pytestmark = pytest.mark.anyio
+
+
+async def _walk(client, tool: str, args: dict, guard: int = 400) -> list[dict]:
+    items, cursor = [], None
+    for _ in range(guard):
+        result = await client.call_tool(tool, {**args, **({"cursor": cursor} if cursor else {})})
+        assert not result.is_error, text_of(result)
+        body = result.structured_content
+        assert body["count"] == len(body["items"]) and body["has_more"] == (body["next_cursor"] is not None)
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return items
+    raise AssertionError("no end")
+
+
+@pytest.mark.parametrize("budget", [1500, 20_000, 1_000_000])
+async def test_walking_every_page_returns_each_lead_once(sandbox, budget):
+    async with connect(sandbox, output_budget=budget) as client:
+        sizes = []
+        items, cursor = [], None
+        while True:
+            result = await client.call_tool(
+                "list_leads", {"limit": 60, **({"cursor": cursor} if cursor else {})}
+            )
+            sizes.append(len(text_of(result)))
+            items += result.structured_content["items"]
+            cursor = result.structured_content["next_cursor"]
+            if not cursor:
+                break
+    ids = [i["id"] for i in items]
+    assert len(ids) == len(set(ids)) == 260 == len(sandbox.sandbox.store().leads)
+    assert max(sizes) <= budget
+    assert all("display_name" in i for i in items)
+
+
+async def test_event_cursor_walk_with_a_tiny_budget(sandbox):
+    store = sandbox.sandbox.store()
+    async with connect(sandbox) as client:
+        for i in range(70):
+            await client.call_tool(
+                "create_note", {"lead_id": next(iter(store.leads)), "note": f"n{i} " + "x" * 200}
+            )
+    async with connect(sandbox, output_budget=1200) as client:
+        events = await _walk(client, "list_events", {"limit": 50})
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids)) == len(store.live_events())
+
+
+async def test_budget_shortens_long_text_with_a_marker_and_full_fields_gets_it(sandbox):
+    store = sandbox.sandbox.store()
+    email = next(a for a in store.activities.values() if a["_type"] == "Email")
+    async with connect(sandbox) as client:
+        result = await client.call_tool(
+            "list_activities", {"lead_id": email["lead_id"], "type": ["Email"], "fields": ["id", "body_text"]}
+        )
+        item = next(i for i in result.structured_content["items"] if i["id"] == email["id"])
+        assert f"excerpt of {len(email['body_text'])} chars" in item["body_text"]
+        assert "full_fields" in result.structured_content["notice"]
+        full = await client.call_tool(
+            "list_activities",
+            {
+                "lead_id": email["lead_id"],
+                "type": ["Email"],
+                "fields": ["id", "body_text"],
+                "full_fields": ["body_text"],
+            },
+        )
+        item = next(i for i in full.structured_content["items"] if i["id"] == email["id"])
+        assert item["body_text"] == email["body_text"]
+
+
+async def test_huge_object_still_fits_the_budget():
+    async with run_sandbox(SandboxConfig(leads=3)) as sb, connect(sb, output_budget=1000) as client:
+        lead = next(iter(sb.sandbox.store().leads.values()))
+        lead["description"] = "y" * 50_000
+        for n in range(40):
+            await client.call_tool(
+                "create_contact", {"lead_id": lead["id"], "name": f"Person {n} " + "z" * 100}
+            )
+        got = await client.call_tool("get_lead", {"lead_id": lead["id"]})
+        assert not got.is_error and len(text_of(got)) <= 1000 and got.structured_content["id"] == lead["id"]
+        page = await client.call_tool("list_leads", {"fields": ["_all"], "limit": 3})
+        assert len(text_of(page)) <= 1000 and page.structured_content["count"] >= 1
+        walked = await _walk(client, "list_leads", {"fields": ["_all"]})
+        assert {i["id"] for i in walked} == set(sb.sandbox.store().leads)
+
+
+async def test_fields_reach_close_as__fields(sandbox, mcp):
+    await mcp.call_tool("list_leads", {"fields": ["id", "name", "custom"], "limit": 2})
+    assert sandbox.sandbox.stats.requests[-1]["query"]["_fields"] == "id,name,custom"
+    await mcp.call_tool("list_leads", {"limit": 2})
+    assert sandbox.sandbox.stats.requests[-1]["query"]["_fields"].startswith("id,display_name")
+    await mcp.call_tool("list_leads", {"fields": ["_all"], "limit": 2})
+    assert "_fields" not in sandbox.sandbox.stats.requests[-1]["query"]
+    got = await mcp.call_tool(
+        "get_lead", {"lead_id": next(iter(sandbox.sandbox.store().leads)), "fields": ["name"]}
+    )
+    assert set(got.structured_content) == {"name"}
+
+
+async def test_tampered_foreign_and_mismatched_cursors_are_refused(sandbox, mcp):
+    first = (await mcp.call_tool("list_leads", {"limit": 5})).structured_content["next_cursor"]
+    b64, sig = first.rsplit(".", 1)
+    import base64
+
+    payload = json.loads(base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)))
+    payload["s"] = 100
+    forged = (
+        base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        + "."
+        + sig
+    )
+    before = len(sandbox.sandbox.stats.requests)
+    for args, phrase in [
+        ({"cursor": forged}, "altered"),
+        ({"cursor": "hello"}, "not a cursor"),
+        ({"cursor": first, "query": "acme"}, "different filter"),
+    ]:
+        result = await mcp.call_tool("list_leads", {"limit": 5, **args})
+        assert result.is_error and phrase in text_of(result), text_of(result)
+    tasks = await mcp.call_tool("list_tasks", {"cursor": first})
+    assert tasks.is_error and "belongs to list_leads" in text_of(tasks)
+    assert len(sandbox.sandbox.stats.requests) == before
+    ok = await mcp.call_tool("list_leads", {"limit": 5, "cursor": first, "fields": ["id"]})
+    assert not ok.is_error  # limit and fields may change between pages
+
+
+async def test_max_items_walks_pages_server_side(sandbox, mcp):
+    result = await mcp.call_tool("list_tasks", {"type": "all", "max_items": 150, "fields": ["id", "text"]})
+    body = result.structured_content
+    store_count = len(sandbox.sandbox.store().tasks)
+    assert body["count"] == min(150, store_count)
+    assert sandbox.sandbox.stats.count("GET", "/task/") == 2
+    big = await mcp.call_tool("list_tasks", {"type": "all", "max_items": 150})
+    assert big.structured_content["count"] < 150 and "output budget" in big.structured_content["notice"]
+    rest = await _walk(mcp, "list_tasks", {"type": "all", "max_items": 150})
+    assert len({t["id"] for t in rest}) == store_count
+
+
+async def test_default_lead_view_is_compact_and_keeps_id_and_name(sandbox, mcp):
+    result = await mcp.call_tool("list_leads", {"limit": 25})
+    item = result.structured_content["items"][0]
+    assert set(item) <= {"id", "display_name", "status_label", "contacts", "date_created", "date_updated"}
+    assert set(item["contacts"][0]) <= {"id", "name", "title", "emails", "phones"}
+    assert set(item["contacts"][0]["emails"][0]) == {"email"}
+    assert result.structured_content["total_results"] == 260
