@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -127,11 +128,7 @@ async def bench_overhead(calls: int) -> None:
                 direct.append(time.perf_counter() - t)
         executor = Executor(SPECS)
         async with CloseClient(Credential(sb.api_key), sb.base_url) as close:
-
-            async def client_for(_ctx: object) -> CloseClient:
-                return close
-
-            server = build_server(SPECS, executor, client_for)
+            server = build_server(SPECS, executor, lambda _ctx: nullcontext(close))
             via: list[float] = []
             async with Client(server, mode="legacy") as client:
                 for _ in range(calls):
@@ -284,11 +281,7 @@ async def bench_context() -> None:
     async with run_sandbox(SandboxConfig()) as sb:
         executor = Executor(SPECS)
         async with CloseClient(Credential(sb.api_key), sb.base_url) as close:
-
-            async def client_for(_ctx: object) -> CloseClient:
-                return close
-
-            server = build_server(SPECS, executor, client_for)
+            server = build_server(SPECS, executor, lambda _ctx: nullcontext(close))
             async with Client(server, mode="legacy") as client:
                 listed = await client.list_tools()
                 text = json.dumps(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, nullcontext
 from pathlib import Path
 
 import anyio
@@ -17,7 +18,9 @@ from close_mcp.settings import Settings, SettingsError
 log = logging.getLogger("close_mcp")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common() -> argparse.ArgumentParser:
+    """Flags accepted before or after a subcommand (SUPPRESS keeps a subparser from resetting them)."""
+    parser = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     parser.add_argument(
         "--sandbox",
         action="store_true",
@@ -29,12 +32,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--wait-budget", type=float, help="max seconds a call waits on rate limits (default 60)"
     )
     parser.add_argument("--output-budget", type=int, help="max characters of one tool result (default 20000)")
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="close-mcp", description="MCP server for the Close CRM API.")
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="close-mcp", description="MCP server for the Close CRM API.", parents=[common]
+    )
     parser.add_argument("--version", action="version", version=f"close-mcp {__version__}")
-    _common(parser)
     sub = parser.add_subparsers(dest="command")
     sb = sub.add_parser("sandbox", help="run the local Close sandbox API server")
     sb.add_argument("--port", type=int, default=8765)
@@ -48,6 +54,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sb.add_argument("--legacy-429-body", choices=["none", "top", "error"], default="none")
     sb.add_argument("--state-file", type=Path, help="load state from / save state to this JSON file")
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the remote server (streamable HTTP + SSE) or stdio"
+    )
+    serve.add_argument(
+        "--transport",
+        choices=["http", "sse", "streamable-http", "stdio"],
+        default=os.environ.get("CLOSE_MCP_TRANSPORT", "http"),
+        help="http = both /mcp and /sse (default); env CLOSE_MCP_TRANSPORT",
+    )
+    serve.add_argument("--host", default=os.environ.get("CLOSE_MCP_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("CLOSE_MCP_PORT", "8000")))
+    serve.add_argument(
+        "--stateless",
+        action="store_true",
+        default=os.environ.get("CLOSE_MCP_STATELESS") == "1",
+        help="stateless streamable HTTP (no server-side session; for several replicas)",
+    )
+    serve.add_argument(
+        "--tokens-file",
+        type=Path,
+        default=os.environ.get("CLOSE_MCP_TOKENS_FILE") or None,
+        help="file of '<agent> sha256:<hex>' lines (see `close-mcp hash-token`)",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        default=os.environ.get("CLOSE_MCP_ALLOWED_HOSTS", ""),
+        help="extra Host values allowed (e.g. mcp.example.com:*); '*' disables the check",
+    )
+    serve.add_argument("--allowed-origins", default=os.environ.get("CLOSE_MCP_ALLOWED_ORIGINS", ""))
+    serve.add_argument("--max-body", type=int, default=1_000_000, help="max request body bytes")
+    serve.add_argument(
+        "--session-timeout", type=float, default=1800, help="idle seconds before a session expires"
+    )
+    serve.add_argument(
+        "--no-client-keys",
+        action="store_true",
+        help="ignore Close-API-Key/Close-Access-Token headers; use the server-wide key only",
+    )
+    hashp = sub.add_parser("hash-token", help="print a tokens-file line for a bearer token read from stdin")
+    hashp.add_argument("agent", help="agent name the token identifies")
     tools = sub.add_parser("tools", help="print the tool table")
     tools.add_argument("--markdown", action="store_true")
     return parser
@@ -55,14 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
-    settings.sandbox = bool(args.sandbox)
-    if args.api_base_url:
+    settings.sandbox = bool(getattr(args, "sandbox", False))
+    if getattr(args, "api_base_url", None):
         settings.base_url = args.api_base_url
-    if args.log_level:
+    if getattr(args, "log_level", None):
         settings.log_level = args.log_level.upper()
-    if args.wait_budget is not None:
+    if getattr(args, "wait_budget", None) is not None:
         settings.wait_budget = args.wait_budget
-    if args.output_budget is not None:
+    if getattr(args, "output_budget", None) is not None:
         settings.output_budget = args.output_budget
     settings.validate()
     return settings
@@ -91,12 +137,62 @@ async def run_stdio(settings: Settings, specs: list[ToolSpec]) -> None:
         )
         executor = Executor(specs, output_budget=settings.output_budget)
 
-        async def client_for(_ctx: object) -> CloseClient:
-            return client
-
-        server = build_server(specs, executor, client_for)
+        server = build_server(specs, executor, lambda _ctx: nullcontext(client))
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
+
+
+async def run_remote(settings: Settings, specs: list[ToolSpec], args: argparse.Namespace) -> None:
+    from close_mcp.client import Credential
+    from close_mcp.client_pool import ClientPool
+    from close_mcp.executor import Executor
+    from close_mcp.remote import RemoteConfig, build_remote_app, parse_tokens, pooled_client_provider
+    from close_mcp.server import build_server
+    from close_mcp.serving import bind, serve_app_on
+
+    config = RemoteConfig(
+        host=args.host,
+        port=args.port,
+        transport=args.transport,
+        stateless=args.stateless,
+        tokens=parse_tokens(os.environ.get("CLOSE_MCP_AUTH_TOKENS"), args.tokens_file),
+        allowed_hosts=[h for h in args.allowed_hosts.split(",") if h],
+        allowed_origins=[o for o in args.allowed_origins.split(",") if o],
+        max_body_bytes=args.max_body,
+        session_idle_timeout=args.session_timeout,
+        allow_client_credentials=not args.no_client_keys,
+    )
+    config.validate()  # refuse unsafe exposure before anything starts
+    async with AsyncExitStack() as stack:
+        base_url = settings.base_url
+        if settings.sandbox:
+            from close_mcp.sandbox import run_sandbox
+
+            running = await stack.enter_async_context(run_sandbox())
+            config.server_credential, base_url = Credential(running.api_key), running.base_url
+        elif settings.api_key or settings.access_token:
+            config.server_credential = settings.credential()
+        if config.server_credential is None and not config.allow_client_credentials:
+            raise SettingsError(
+                "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
+            )
+        pool = ClientPool(base_url, wait_budget=settings.wait_budget)
+        stack.push_async_callback(pool.aclose)
+        server = build_server(
+            specs, Executor(specs, output_budget=settings.output_budget), pooled_client_provider(pool, config)
+        )
+        app = build_remote_app(server, config, len(specs))
+        sock = bind(config.host, config.port)
+        async with serve_app_on(app, sock, log_level=settings.log_level.lower(), graceful_seconds=10) as uv:
+            port = sock.getsockname()[1]
+            print(
+                f"close-mcp {config.transport} server on http://{config.host}:{port} "
+                f"(/mcp, /sse, /healthz; auth: {'bearer tokens' if config.tokens else 'none, loopback only'})",
+                file=sys.stderr,
+                flush=True,
+            )
+            while not uv.should_exit:
+                await anyio.sleep(0.2)
 
 
 async def run_sandbox_forever(args: argparse.Namespace) -> None:
@@ -118,7 +214,8 @@ async def run_sandbox_forever(args: argparse.Namespace) -> None:
         ]
         print(f"Close sandbox listening on {running.base_url}", flush=True)
         print(f"API key(s): {', '.join(keys)}  (HTTP Basic, key as user, blank password)", flush=True)
-        await anyio.sleep_forever()
+        while not running.server.should_exit:
+            await anyio.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,6 +231,17 @@ def main(argv: list[str] | None = None) -> None:
             anyio.run(run_sandbox_forever, args)
             return
         specs = load_manifests()
+        if args.command == "hash-token":
+            from close_mcp.remote import hash_token
+
+            token = sys.stdin.readline().strip()
+            if len(token) < 16:
+                raise SettingsError("read a token of at least 16 characters from stdin")
+            print(f"{args.agent} {hash_token(token)}")
+            return
+        if args.command == "serve" and args.transport != "stdio":
+            anyio.run(run_remote, settings, specs, args)
+            return
         if args.command == "tools":
             from close_mcp.tool_table import markdown_table, plain_table
 

@@ -8,7 +8,8 @@ generic tool error, never as a leaked exception text.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import mcp.types as types
@@ -23,7 +24,8 @@ from close_mcp.executor import Executor
 from close_mcp.manifest import ToolSpec
 
 log = logging.getLogger("close_mcp.server")
-ClientProvider = Callable[[ServerRequestContext[Any, Any]], Awaitable[CloseClient]]
+# Leases the Close client for one call (stdio: the one shared client; remote: one per credential).
+ClientProvider = Callable[[ServerRequestContext[Any, Any]], AbstractAsyncContextManager[CloseClient]]
 
 INSTRUCTIONS = (
     "Tools for one Close CRM organization. Find records with list_leads (query searches names, contacts, "
@@ -60,8 +62,8 @@ def build_server(specs: list[ToolSpec], executor: Executor, client_for: ClientPr
             await ctx.session.report_progress(waited, None, f"Close rate limit: waiting {seconds:.1f} s")
 
         try:
-            client = await client_for(ctx)
-            output = await executor.call(spec, args, client, on_wait)
+            async with client_for(ctx) as client:
+                output = await executor.call(spec, args, client, on_wait)
         except ToolInputError as exc:
             return error_result(str(exc))
         except CloseError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 import httpx2
@@ -51,11 +51,7 @@ async def connect(
     async with CloseClient(
         Credential(key or sandbox.api_key), sandbox.base_url, wait_budget=wait_budget, **client_kw
     ) as close:
-
-        async def client_for(_ctx: object) -> CloseClient:
-            return close
-
-        server = build_server(SPECS, executor, client_for)
+        server = build_server(SPECS, executor, lambda _ctx: nullcontext(close))
         async with Client(server, mode="legacy") as client:
             yield client
 

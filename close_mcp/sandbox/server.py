@@ -10,36 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import random
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import anyio
 import uvicorn
 
 from close_mcp.sandbox.app import API_PREFIX, Sandbox, SandboxConfig
 from close_mcp.sandbox.faults import DropConnection
 from close_mcp.sandbox.ids import IdFactory
 from close_mcp.sandbox.store import OrgStore
-
-_STATE_FIELDS = [f.name for f in fields(OrgStore) if f.name != "ids"]
-
-
-@dataclass
-class RunningSandbox:
-    sandbox: Sandbox
-    host: str
-    port: int
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}{API_PREFIX}"
-
-    @property
-    def api_key(self) -> str:
-        return self.sandbox.api_key
+from close_mcp.serving import bind, serve_app_on
 
 
 class _HideDroppedConnections(logging.Filter):
@@ -48,6 +30,26 @@ class _HideDroppedConnections(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         return not isinstance(exc, DropConnection)
+
+
+logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
+_STATE_FIELDS = [f.name for f in fields(OrgStore) if f.name != "ids"]
+
+
+@dataclass
+class RunningSandbox:
+    sandbox: Sandbox
+    host: str
+    port: int
+    server: uvicorn.Server
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}{API_PREFIX}"
+
+    @property
+    def api_key(self) -> str:
+        return self.sandbox.api_key
 
 
 def save_state(sandbox: Sandbox, path: Path) -> None:
@@ -67,39 +69,6 @@ def build_sandbox(config: SandboxConfig, state_file: Path | None = None) -> Sand
     return Sandbox(config, orgs=orgs)
 
 
-def bind_loopback(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted sockets inherit TCP_NODELAY on Linux. Without it, uvicorn's separate header and
-    # body writes meet the client's delayed ACK and every keep-alive request stalls ~40 ms.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(512)
-    sock.setblocking(False)
-    return sock
-
-
-@asynccontextmanager
-async def serve_app_on(
-    app: object, sock: socket.socket, log_level: str = "warning"
-) -> AsyncIterator[uvicorn.Server]:
-    """Run an ASGI app on an already bound socket until the block exits."""
-    logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
-    config = uvicorn.Config(
-        app, log_level=log_level, access_log=False, lifespan="auto", timeout_graceful_shutdown=2, ws="none"
-    )
-    server = uvicorn.Server(config)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        with anyio.fail_after(10):
-            while not server.started:
-                await anyio.sleep(0.005)
-        try:
-            yield server
-        finally:
-            server.should_exit = True
-
-
 @asynccontextmanager
 async def run_sandbox(
     config: SandboxConfig | None = None,
@@ -110,11 +79,11 @@ async def run_sandbox(
     sandbox: Sandbox | None = None,
 ) -> AsyncIterator[RunningSandbox]:
     sandbox = sandbox or build_sandbox(config or SandboxConfig(), state_file)
-    sock = bind_loopback(port, host)
+    sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     try:
-        async with serve_app_on(sandbox.app, sock):
-            yield RunningSandbox(sandbox, host, actual_port)
+        async with serve_app_on(sandbox.app, sock) as server:
+            yield RunningSandbox(sandbox, host, actual_port, server)
     finally:
         sock.close()
         if state_file:
