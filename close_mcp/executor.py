@@ -44,9 +44,15 @@ class Executor:
         return prepare(spec, args)
 
     async def call(
-        self, spec: ToolSpec, args: dict[str, Any], client: CloseClient, on_wait: WaitCallback | None = None
+        self,
+        spec: ToolSpec,
+        args: dict[str, Any],
+        client: CloseClient,
+        on_wait: WaitCallback | None = None,
+        request: PreparedRequest | None = None,
     ) -> ToolOutput:
-        request = self.validate(spec, args)
+        """Run a tool; ``request`` is the already validated :meth:`validate` result, if the caller has one."""
+        request = request or self.validate(spec, args)
         if spec.is_list:
             return await self._list(spec, args, request, client, on_wait)
         if spec.access == "read":

@@ -55,6 +55,7 @@ class ToolSpec:
     require_one_of: tuple[tuple[str, ...], ...] = ()
     webhook_events: tuple[str, ...] = ()
     lookup_hint: str | None = None
+    confirm_preview: str | None = None
     output_schema: dict[str, Any] | None = None
 
     @property
@@ -166,6 +167,10 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
     description = entry["description"]
     if entry.get("webhook_events"):
         description += f" Fires: {', '.join(entry['webhook_events'])}."
+    if entry["access"] == "destructive":
+        description += (
+            " Needs the user's confirmation (the client asks, or pass confirm: true once they agreed)."
+        )
     return ToolSpec(
         name=entry["name"],
         title=entry["title"],
@@ -186,6 +191,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         require_one_of=tuple(tuple(g) for g in entry.get("require_one_of", ())),
         webhook_events=tuple(entry.get("webhook_events", ())),
         lookup_hint=entry.get("lookup_hint"),
+        confirm_preview=entry.get("confirm_preview"),
         output_schema=LIST_OUTPUT_SCHEMA if entry["pagination"] != "none" else None,
     )
 

@@ -9,7 +9,9 @@ from typing import Any
 
 DEFAULT_LIMIT = 25
 MAX_ITEMS_CAP = 1000
-STANDARD_ARGUMENTS = frozenset({"limit", "cursor", "max_items", "fields", "full_fields"})
+STANDARD_ARGUMENTS = frozenset(
+    {"limit", "cursor", "max_items", "fields", "full_fields", "dry_run", "confirm"}
+)
 
 
 def standard_arguments(access: str, pagination: str, max_limit: int) -> dict[str, Any]:
@@ -42,5 +44,16 @@ def standard_arguments(access: str, pagination: str, max_limit: int) -> dict[str
             "type": "array",
             "items": {"type": "string"},
             "description": "Fields to return whole instead of as excerpts.",
+        }
+    if access != "read":
+        args["dry_run"] = {
+            "type": "boolean",
+            "description": "Return the exact request instead of sending it.",
+        }
+    if access == "destructive":
+        args["confirm"] = {
+            "type": "boolean",
+            "description": "true = the user confirmed this irreversible call (needed when the client "
+            "cannot ask the user itself).",
         }
     return args

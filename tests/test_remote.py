@@ -82,7 +82,7 @@ async def test_allowed_hosts_extend_the_allow_list(sandbox):
 
 
 def test_non_loopback_without_tokens_refuses_to_start():
-    with pytest.raises(SettingsError, match="refusing to listen on 0.0.0.0"):
+    with pytest.raises(SettingsError, match=r"refusing to listen on 0\.0\.0\.0"):
         RemoteConfig(host="0.0.0.0").validate()
     RemoteConfig(host="0.0.0.0", tokens={"x" * 64: "a"}).validate()
     proc = subprocess.run(

@@ -30,8 +30,10 @@ async def test_every_tool_end_to_end(mcp, sandbox):
     cf_industry = next(cid for cid, cf in store.custom_fields["lead"].items() if cf["name"] == "Industry")
     called: set[str] = set()
 
+    destructive = {s.name for s in SPECS if s.access == "destructive"}
+
     async def call(name: str, args: dict[str, Any]) -> Any:
-        result = await mcp.call_tool(name, args)
+        result = await mcp.call_tool(name, {**args, **({"confirm": True} if name in destructive else {})})
         assert not result.is_error, f"{name}: {text_of(result)}"
         called.add(name)
         return result.structured_content
