@@ -74,6 +74,8 @@ class SandboxProcess:
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 def _env(sb: SandboxProcess) -> dict[str, str]:

@@ -8,12 +8,17 @@ import os
 import sys
 from contextlib import AsyncExitStack, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from close_mcp import __version__
 from close_mcp.manifest import ManifestError, ToolSpec, load_manifests
 from close_mcp.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from close_mcp.audit import AuditLog
+    from close_mcp.policy import AccessPolicy
 
 log = logging.getLogger("close_mcp")
 
@@ -32,6 +37,24 @@ def _common() -> argparse.ArgumentParser:
         "--wait-budget", type=float, help="max seconds a call waits on rate limits (default 60)"
     )
     parser.add_argument("--output-budget", type=int, help="max characters of one tool result (default 20000)")
+    parser.add_argument(
+        "--scope",
+        choices=["read", "write_safe", "write_destructive"],
+        help="tools exposed: read, write_safe (default for a real key), write_destructive "
+        "(default on the sandbox); env CLOSE_MCP_SCOPE",
+    )
+    parser.add_argument(
+        "--toolsets", help="comma list of areas to expose (default all); env CLOSE_MCP_TOOLSETS"
+    )
+    parser.add_argument(
+        "--policy", type=Path, help="per-agent grants file, TOML or JSON; env CLOSE_MCP_POLICY"
+    )
+    parser.add_argument(
+        "--audit-log",
+        help="JSON-lines audit file ('off' to disable); env CLOSE_MCP_AUDIT_LOG. "
+        "Default: off for stdio, close-mcp-audit.jsonl for serve",
+    )
+    parser.add_argument("--audit-fsync", action="store_true", help="fsync every audit line")
     return parser
 
 
@@ -110,11 +133,38 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings.wait_budget = args.wait_budget
     if getattr(args, "output_budget", None) is not None:
         settings.output_budget = args.output_budget
+    if getattr(args, "scope", None):
+        settings.scope = args.scope
+    if getattr(args, "toolsets", None):
+        settings.toolsets = [t.strip() for t in args.toolsets.split(",") if t.strip()]
     settings.validate()
     return settings
 
 
-async def run_stdio(settings: Settings, specs: list[ToolSpec]) -> None:
+def access_policy(settings: Settings, specs: list[ToolSpec], args: argparse.Namespace) -> AccessPolicy:
+    from close_mcp.policy import AccessPolicy, GrantFile, check_toolsets
+
+    scope = settings.scope or ("write_destructive" if settings.sandbox else "write_safe")
+    policy_path = getattr(args, "policy", None) or (
+        Path(os.environ["CLOSE_MCP_POLICY"]) if os.environ.get("CLOSE_MCP_POLICY") else None
+    )
+    grants = GrantFile(policy_path, {s.toolset for s in specs}) if policy_path else None
+    return AccessPolicy(scope=scope, toolsets=check_toolsets(settings.toolsets, specs), grants=grants)
+
+
+def audit_log(args: argparse.Namespace, default: str | None) -> AuditLog | None:
+    from close_mcp.audit import AuditLog
+
+    where = getattr(args, "audit_log", None) or os.environ.get("CLOSE_MCP_AUDIT_LOG") or default
+    if not where or where == "off":
+        return None
+    fsync = getattr(args, "audit_fsync", False) or os.environ.get("CLOSE_MCP_AUDIT_FSYNC") == "1"
+    return AuditLog(Path(where), fsync=fsync)
+
+
+async def run_stdio(
+    settings: Settings, specs: list[ToolSpec], policy: AccessPolicy, audit: AuditLog | None
+) -> None:
     from mcp.server.stdio import stdio_server
 
     from close_mcp.client import CloseClient, Credential
@@ -137,12 +187,18 @@ async def run_stdio(settings: Settings, specs: list[ToolSpec]) -> None:
         )
         executor = Executor(specs, output_budget=settings.output_budget)
 
-        server = build_server(specs, executor, lambda _ctx: nullcontext(client))
+        server = build_server(specs, executor, lambda _ctx: nullcontext(client), policy=policy, audit=audit)
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
 
-async def run_remote(settings: Settings, specs: list[ToolSpec], args: argparse.Namespace) -> None:
+async def run_remote(
+    settings: Settings,
+    specs: list[ToolSpec],
+    args: argparse.Namespace,
+    policy: AccessPolicy,
+    audit: AuditLog | None,
+) -> None:
     from close_mcp.client import Credential
     from close_mcp.client_pool import ClientPool
     from close_mcp.executor import Executor
@@ -178,8 +234,17 @@ async def run_remote(settings: Settings, specs: list[ToolSpec], args: argparse.N
             )
         pool = ClientPool(base_url, wait_budget=settings.wait_budget)
         stack.push_async_callback(pool.aclose)
+        if policy.grants is not None:
+            import asyncio
+            import signal
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, policy.grants.reload)
         server = build_server(
-            specs, Executor(specs, output_budget=settings.output_budget), pooled_client_provider(pool, config)
+            specs,
+            Executor(specs, output_budget=settings.output_budget),
+            pooled_client_provider(pool, config),
+            policy=policy,
+            audit=audit,
         )
         app = build_remote_app(server, config, len(specs))
         sock = bind(config.host, config.port)
@@ -239,8 +304,14 @@ def main(argv: list[str] | None = None) -> None:
                 raise SettingsError("read a token of at least 16 characters from stdin")
             print(f"{args.agent} {hash_token(token)}")
             return
+        policy = access_policy(settings, specs, args)  # bad scope/toolsets/policy: one line, before starting
         if args.command == "serve" and args.transport != "stdio":
-            anyio.run(run_remote, settings, specs, args)
+            audit = audit_log(args, "close-mcp-audit.jsonl")
+            try:
+                anyio.run(run_remote, settings, specs, args, policy, audit)
+            finally:
+                if audit is not None:
+                    audit.close()
             return
         if args.command == "tools":
             from close_mcp.tool_table import markdown_table, plain_table
@@ -249,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         if not settings.sandbox:
             settings.credential()  # fail fast with one line, before the host starts talking
-        anyio.run(run_stdio, settings, specs)
+        anyio.run(run_stdio, settings, specs, policy, audit_log(args, None))
     except (SettingsError, ManifestError) as exc:
         print(f"close-mcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

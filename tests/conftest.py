@@ -44,6 +44,9 @@ async def connect(
     key: str | None = None,
     output_budget: int = 20_000,
     wait_budget: float = 60.0,
+    policy: Any = None,
+    audit: Any = None,
+    elicitation_callback: Any = None,
     **client_kw: Any,
 ) -> AsyncIterator[Client]:
     """A real MCP client session (legacy JSON-RPC over memory streams) on a real server."""
@@ -51,8 +54,8 @@ async def connect(
     async with CloseClient(
         Credential(key or sandbox.api_key), sandbox.base_url, wait_budget=wait_budget, **client_kw
     ) as close:
-        server = build_server(SPECS, executor, lambda _ctx: nullcontext(close))
-        async with Client(server, mode="legacy") as client:
+        server = build_server(SPECS, executor, lambda _ctx: nullcontext(close), policy=policy, audit=audit)
+        async with Client(server, mode="legacy", elicitation_callback=elicitation_callback) as client:
             yield client
 
 

@@ -23,7 +23,11 @@ from close_mcp.serving import bind, serve_app_on
 
 @asynccontextmanager
 async def remote_server(
-    sandbox: RunningSandbox, config: RemoteConfig | None = None, server_key: bool = True
+    sandbox: RunningSandbox,
+    config: RemoteConfig | None = None,
+    server_key: bool = True,
+    policy: Any = None,
+    audit: Any = None,
 ) -> AsyncIterator[str]:
     config = config or RemoteConfig()
     if server_key and config.server_credential is None:
@@ -32,7 +36,9 @@ async def remote_server(
     sock = bind(config.host, 0)
     config.port = sock.getsockname()[1]
     pool = ClientPool(sandbox.base_url)
-    server = build_server(SPECS, Executor(SPECS), pooled_client_provider(pool, config))
+    server = build_server(
+        SPECS, Executor(SPECS), pooled_client_provider(pool, config), policy=policy, audit=audit
+    )
     app = build_remote_app(server, config, len(SPECS))
     try:
         async with serve_app_on(app, sock):

@@ -82,7 +82,9 @@ async def test_401_says_key_invalid_without_echoing_it(mcp_connect):
 
 async def test_403_permission(mcp_connect, sandbox):
     async with mcp_connect(key=f"{sandbox.api_key}_restricted") as client:
-        result = await client.call_tool("create_lead_custom_field", {"name": "X", "type": "text", "confirm": True})
+        result = await client.call_tool(
+            "create_lead_custom_field", {"name": "X", "type": "text", "confirm": True}
+        )
     assert result.is_error and "403 Forbidden" in text_of(result) and "admin" in text_of(result)
 
 
