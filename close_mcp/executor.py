@@ -64,12 +64,13 @@ class Executor:
         if spec.method == "DELETE" or data == {}:
             data = {"ok": True, **({"deleted": request.ids} if spec.method == "DELETE" else {})}
         keep_full = set(args.get("full_fields") or [])
-        result, shortened = fit_object(data, self.output_budget, keep_full)
-        if not isinstance(result, dict):
-            result = {"result": result}
-        if shortened:
-            result["notice"] = _shortened_notice(shortened, spec)
-        return ToolOutput(result, render(result))
+        result, shortened, text = fit_object(data, self.output_budget, keep_full)
+        if not isinstance(result, dict) or shortened:
+            result = result if isinstance(result, dict) else {"result": result}
+            if shortened:
+                result["notice"] = _shortened_notice(shortened, spec)
+            text = render(result)
+        return ToolOutput(result, text)
 
     # ----- lists ------------------------------------------------------------------------
     def _apply_fields(self, spec: ToolSpec, args: dict[str, Any], request: PreparedRequest) -> bool:
@@ -221,7 +222,7 @@ class Executor:
             n = max(1, min(n - 1, n - over // avg))
         result = build(n)
         if n == 1 and len(render(result)) > self.output_budget:
-            squeezed, _ = fit_object(items[0], self.output_budget // 2, set(), max_chars=200)
+            squeezed, _, _ = fit_object(items[0], self.output_budget // 2, set(), max_chars=200)
             items[0] = squeezed if isinstance(squeezed, dict) else minimal(items[0])
             result = build(1, squeezed=True)
         return result

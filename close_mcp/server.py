@@ -63,7 +63,7 @@ def current_agent(ctx: ServerRequestContext[Any, Any]) -> str:
 class _Outcome:
     result: types.CallToolResult
     label: str
-    ids: list[str]
+    id_sources: tuple[Any, ...] = ()  # scanned for Close IDs only when an audit log is written
 
 
 def _outcome_of(exc: CloseError) -> str:
@@ -93,11 +93,11 @@ def build_server(
     ) -> _Outcome:
         refusal = policy.refusal(spec, agent)
         if refusal:
-            return _Outcome(error_result(refusal), "refused", close_ids(args))
+            return _Outcome(error_result(refusal), "refused", (args,))
         try:
             request = executor.validate(spec, args)
         except ToolInputError as exc:
-            return _Outcome(error_result(str(exc)), "invalid", [])
+            return _Outcome(error_result(str(exc)), "invalid")
         waited = 0.0
 
         async def on_wait(seconds: float) -> None:
@@ -117,14 +117,14 @@ def build_server(
                             "body": request.body,
                         },
                     }
-                    return _Outcome(ok_result(plan, render(plan)), "dry_run", close_ids(args))
+                    return _Outcome(ok_result(plan, render(plan)), "dry_run", (args,))
                 if spec.access == "destructive":
                     problem = await confirm(ctx, spec, args, request, client)
                     if problem:
-                        return _Outcome(error_result(problem), "not_confirmed", close_ids(args))
+                        return _Outcome(error_result(problem), "not_confirmed", (args,))
                 output = await executor.call(spec, args, client, on_wait, request=request)
         except ToolInputError as exc:
-            return _Outcome(error_result(str(exc)), "invalid", [])
+            return _Outcome(error_result(str(exc)), "invalid")
         except CloseError as exc:
             ids = {
                 k: str(v)
@@ -132,8 +132,8 @@ def build_server(
                 if k in spec.bindings and spec.bindings[k].location == "path"
             }
             message = agent_message(exc, CallContext(spec.name, ids, spec.lookup_hint))
-            return _Outcome(error_result(message), _outcome_of(exc), close_ids(args))
-        return _Outcome(ok_result(output.structured, output.text), "ok", close_ids(args, output.structured))
+            return _Outcome(error_result(message), _outcome_of(exc), (args,))
+        return _Outcome(ok_result(output.structured, output.text), "ok", (args, output.structured))
 
     async def call_tool(
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
@@ -162,7 +162,7 @@ def build_server(
                 arguments=args,
                 outcome=outcome.label,
                 duration_ms=(time.monotonic() - started) * 1000,
-                ids=outcome.ids,
+                ids=close_ids(*outcome.id_sources),
                 detail=detail,
             )
         return outcome.result

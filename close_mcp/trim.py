@@ -91,13 +91,17 @@ def minimal(item: dict[str, Any]) -> dict[str, Any]:
 
 def fit_object(
     obj: Any, budget: int, keep_full: set[str], max_chars: int = GET_STRING_MAX
-) -> tuple[Any, set[str]]:
-    """Shorten harder until the object's text fits the budget."""
+) -> tuple[Any, set[str], str]:
+    """Shorten harder until the object's text fits the budget; returns the object, the shortened
+    fields and its rendered text (so callers need not render it again)."""
     cleaned = clean(obj)
     for limit in (max_chars, 500, 200, 80):
         out, shortened = shorten(cleaned, limit, keep_full)
-        if len(render(out)) <= budget:
-            return out, shortened
+        text = render(out)
+        if len(text) <= budget:
+            return out, shortened, text
     if isinstance(cleaned, dict):
-        return minimal(cleaned), set(cleaned)
-    return render(cleaned)[: max(budget - 40, 0)], {"?"}
+        small = minimal(cleaned)
+        return small, set(cleaned), render(small)
+    text = render(cleaned)[: max(budget - 40, 0)]
+    return text, {"?"}, render(text)

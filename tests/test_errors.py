@@ -115,7 +115,7 @@ async def test_internal_bug_is_a_generic_tool_error(mcp, sandbox, monkeypatch):
     def boom(*_a, **_k):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(executor, "render", boom)
+    monkeypatch.setattr(executor, "fit_object", boom)
     result = await mcp.call_tool("get_current_user", {})
     assert (
         result.is_error
