@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import sys
 from contextlib import AsyncExitStack, nullcontext
 from pathlib import Path
@@ -17,8 +19,11 @@ from close_mcp.manifest import ManifestError, ToolSpec, load_manifests
 from close_mcp.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from close_mcp.audit import AuditLog
     from close_mcp.policy import AccessPolicy
+    from close_mcp.server import CallTracker
 
 log = logging.getLogger("close_mcp")
 
@@ -203,7 +208,7 @@ async def run_remote(
     from close_mcp.client_pool import ClientPool
     from close_mcp.executor import Executor
     from close_mcp.remote import RemoteConfig, build_remote_app, parse_tokens, pooled_client_provider
-    from close_mcp.server import build_server
+    from close_mcp.server import CallTracker, build_server
     from close_mcp.serving import bind, serve_app_on
 
     config = RemoteConfig(
@@ -219,6 +224,12 @@ async def run_remote(
         allow_client_credentials=not args.no_client_keys,
     )
     config.validate()  # refuse unsafe exposure before anything starts
+    if not settings.sandbox and (settings.api_key or settings.access_token):
+        config.server_credential = settings.credential()
+    if config.server_credential is None and not settings.sandbox and not config.allow_client_credentials:
+        raise SettingsError(
+            "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
+        )
     async with AsyncExitStack() as stack:
         base_url = settings.base_url
         if settings.sandbox:
@@ -226,38 +237,45 @@ async def run_remote(
 
             running = await stack.enter_async_context(run_sandbox())
             config.server_credential, base_url = Credential(running.api_key), running.base_url
-        elif settings.api_key or settings.access_token:
-            config.server_credential = settings.credential()
-        if config.server_credential is None and not config.allow_client_credentials:
-            raise SettingsError(
-                "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
-            )
         pool = ClientPool(base_url, wait_budget=settings.wait_budget)
         stack.push_async_callback(pool.aclose)
         if policy.grants is not None:
-            import asyncio
-            import signal
-
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, policy.grants.reload)
+        tracker = CallTracker()
+        executor = Executor(specs, output_budget=settings.output_budget)
         server = build_server(
-            specs,
-            Executor(specs, output_budget=settings.output_budget),
-            pooled_client_provider(pool, config),
-            policy=policy,
-            audit=audit,
+            specs, executor, pooled_client_provider(pool, config), policy=policy, audit=audit, tracker=tracker
         )
         app = build_remote_app(server, config, len(specs))
         sock = bind(config.host, config.port)
         async with serve_app_on(app, sock, log_level=settings.log_level.lower(), graceful_seconds=10) as uv:
             port = sock.getsockname()[1]
+            auth = "bearer tokens" if config.tokens else "none, loopback only"
             print(
-                f"close-mcp {config.transport} server on http://{config.host}:{port} "
-                f"(/mcp, /sse, /healthz; auth: {'bearer tokens' if config.tokens else 'none, loopback only'})",
+                f"close-mcp {config.transport} server on http://{config.host}:{port} (/mcp, /sse, /healthz; "
+                f"auth: {auth})",
                 file=sys.stderr,
                 flush=True,
             )
-            while not uv.should_exit:
-                await anyio.sleep(0.2)
+            await drain_on_signal(uv, tracker)
+
+
+async def drain_on_signal(uv: uvicorn.Server, tracker: CallTracker, grace: float = 10.0) -> None:
+    """Graceful shutdown: on SIGTERM/SIGINT let in-flight tool calls finish (up to ``grace`` seconds),
+    then stop uvicorn. Installed after uvicorn's own handlers, because those
+    (patched by sse-starlette) end every SSE stream at once, cutting the calls they carry."""
+    stop = anyio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set() and not uv.should_exit:
+        with anyio.move_on_after(0.2):
+            await stop.wait()
+    # The listener stays open while draining: MCP clients may need a new connection (e.g. their
+    # notification stream) to receive the answer of a call already in flight.
+    with anyio.move_on_after(grace):
+        await tracker.wait_idle()
+    uv.should_exit = True
 
 
 async def run_sandbox_forever(args: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import mcp.types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -66,6 +67,28 @@ class _Outcome:
     id_sources: tuple[Any, ...] = ()  # scanned for Close IDs only when an audit log is written
 
 
+class CallTracker:
+    """Counts tool calls in flight, so a shutdown can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        if self.active == 0:
+            self._idle = anyio.Event()
+        self.active += 1
+
+    def exit(self) -> None:
+        self.active -= 1
+        if self.active == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+
 def _outcome_of(exc: CloseError) -> str:
     return f"error:{exc.status}" if isinstance(exc, APIStatusError) else f"error:{type(exc).__name__}"
 
@@ -77,8 +100,10 @@ def build_server(
     *,
     policy: AccessPolicy | None = None,
     audit: AuditLog | None = None,
+    tracker: CallTracker | None = None,
 ) -> Server[Any]:
     policy = policy or AccessPolicy()
+    tracker = tracker or CallTracker()
     by_name = {s.name: s for s in specs}
     wire = {s.name: types.Tool.model_validate(s.wire_tool()) for s in specs}
 
@@ -144,6 +169,7 @@ def build_server(
         args = dict(params.arguments or {})
         agent = current_agent(ctx)
         started = time.monotonic()
+        tracker.enter()
         try:
             outcome = await run(ctx, spec, args, agent)
         except Exception:
@@ -151,8 +177,9 @@ def build_server(
             outcome = _Outcome(
                 error_result(f"Internal error in close-mcp while running {spec.name}; see the server log."),
                 "error:internal",
-                [],
             )
+        finally:
+            tracker.exit()
         if audit is not None:
             detail = outcome.result.content[0].text if outcome.result.is_error else None
             audit.write(

@@ -207,3 +207,17 @@ async def test_budget_error_for_waiters_behind_a_long_pause(sandbox):
             await client.request("GET", "/lead/")  # the shared pause is known: no request is spent
         assert time.monotonic() - started < 0.5 and err.value.wait_seconds > 15
     assert sandbox.sandbox.stats.count("GET", "/lead/") == 1
+
+
+def test_a_429_naming_its_endpoint_group_merges_buckets():
+    from close_mcp.ratelimit import RateLimiter
+
+    limiter = RateLimiter()
+    leads = limiter.bucket("k", "GET", "/lead/")
+    tasks = limiter.bucket("k", "GET", "/task/")
+    assert leads is not tasks and limiter.bucket("other-key", "GET", "/lead/") is not leads
+    merged = limiter.learn_group("k", "GET", "/lead/", "grp1")
+    merged.pause(5)
+    assert limiter.learn_group("k", "GET", "/task/", "grp1") is merged
+    assert limiter.bucket("k", "GET", "/task/").paused_until == merged.paused_until
+    assert limiter.bucket("k", "GET", "/lead/1/") is merged and limiter.bucket("k", "POST", "/lead/") is not merged

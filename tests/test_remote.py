@@ -141,3 +141,76 @@ async def test_request_body_limit(sandbox):
         big = {**INIT, "params": {**INIT["params"], "pad": "x" * 5000}}
         assert (await http.post("/mcp", json=big, headers=ACCEPT)).status_code == 413
         assert (await http.post("/messages/?session_id=00", json=big, headers=ACCEPT)).status_code == 413
+
+
+async def test_modern_protocol_era_over_streamable_http(sandbox):
+    import httpx2 as _httpx
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with remote_server(sandbox) as base, _httpx.AsyncClient() as http, \
+            Client(streamable_http_client(f"{base}/mcp", http_client=http), mode="auto") as client:
+        assert client.protocol_version != "2025-11-25"
+        result = await client.call_tool("get_current_user", {})
+        assert not result.is_error and result.structured_content["id"].startswith("user_")
+
+
+async def test_idle_sessions_expire(sandbox):
+    import anyio
+
+    async with remote_server(sandbox, RemoteConfig(session_idle_timeout=0.5)) as base, \
+            httpx2.AsyncClient(base_url=base) as http:
+        r = await http.post("/mcp", json=INIT, headers=ACCEPT)
+        session = r.headers["mcp-session-id"]
+        await anyio.sleep(1.5)
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        r = await http.post("/mcp", json=ping, headers={**ACCEPT, "mcp-session-id": session,
+                                                        "mcp-protocol-version": "2025-11-25"})
+        assert r.status_code == 404
+
+
+async def test_graceful_shutdown_lets_in_flight_calls_finish(sandbox):
+    """SIGTERM to `close-mcp serve` while a slow call is in flight: the call completes."""
+    import os
+    import signal
+
+    import anyio
+
+    from close_mcp.sandbox import FaultRule
+    from close_mcp.serving import bind
+
+    sandbox.sandbox.faults.add(FaultRule("latency", path="/me/", delay=1.5))
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {"PATH": os.environ["PATH"], "CLOSE_API_KEY": sandbox.api_key, "CLOSE_API_BASE_URL": sandbox.base_url,
+           "CLOSE_MCP_AUDIT_LOG": "off"}
+    proc = subprocess.Popen([sys.executable, "-m", "close_mcp", "serve", "--port", str(port)], env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx2.AsyncClient() as probe:
+            for _ in range(200):
+                try:
+                    if (await probe.get(f"{base}/healthz")).status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    await anyio.sleep(0.05)
+        results = []
+        try:
+            async with remote_client(base, "mcp") as client:
+
+                async def slow_call() -> None:
+                    results.append(await client.call_tool("get_current_user", {}))
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(slow_call)
+                    await anyio.sleep(0.5)
+                    proc.send_signal(signal.SIGTERM)
+        except BaseExceptionGroup:
+            pass  # the client's session teardown cannot reach the server that has now stopped
+        assert results and not results[0].is_error, "the in-flight call was cut by the shutdown"
+        assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
+    finally:
+        proc.wait(timeout=20)
+        proc.stderr.close()

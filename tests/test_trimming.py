@@ -157,3 +157,12 @@ async def test_default_lead_view_is_compact_and_keeps_id_and_name(sandbox, mcp):
     assert set(item["contacts"][0]) <= {"id", "name", "title", "emails", "phones"}
     assert set(item["contacts"][0]["emails"][0]) == {"email"}
     assert result.structured_content["total_results"] == 260
+
+
+async def test_get_tools_shorten_long_text_and_full_fields_returns_it(sandbox, mcp):
+    lead = next(iter(sandbox.sandbox.store().leads.values()))
+    lead["description"] = "word " * 1000
+    got = (await mcp.call_tool("get_lead", {"lead_id": lead["id"]})).structured_content
+    assert "excerpt of 5000 chars" in got["description"] and "full_fields" in got["notice"]
+    full = (await mcp.call_tool("get_lead", {"lead_id": lead["id"], "full_fields": ["description"]})).structured_content
+    assert full["description"] == lead["description"] and "notice" not in full
