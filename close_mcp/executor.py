@@ -15,7 +15,7 @@ from close_mcp.client import CloseClient
 from close_mcp.manifest import ToolSpec
 from close_mcp.ratelimit import WaitCallback
 from close_mcp.tool_arguments import DEFAULT_LIMIT, STANDARD_ARGUMENTS
-from close_mcp.trim import LIST_STRING_MAX, clean, fit_object, minimal, project, render, shorten
+from close_mcp.trim import LIST_STRING_MAX, compact, fit_object, minimal, project, render
 
 _ENVELOPE_KEYS = {"data", "has_more", "total_results", "cursor_next", "cursor_previous"}
 DEFAULT_OUTPUT_BUDGET = 20_000
@@ -114,10 +114,8 @@ class Executor:
         prepared: list[dict[str, Any]] = []
         shortened: set[str] = set()
         for f in fetched:
-            item = clean(f.item)
-            if default_view:
-                item = project(item, spec.compact)
-            item, s = shorten(item, LIST_STRING_MAX, keep_full)
+            item = project(f.item, spec.compact) if default_view else f.item
+            item, s = compact(item, LIST_STRING_MAX, keep_full)
             shortened |= s
             prepared.append(item)
         result = self._fit(spec, prepared, fetched, next_position, first, shortened, secret, filters)

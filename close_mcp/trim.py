@@ -9,7 +9,6 @@ from typing import Any
 
 LIST_STRING_MAX = 300
 GET_STRING_MAX = 2000
-_EMPTY = (None, "", [], {})
 
 
 def render(value: Any) -> str:
@@ -17,14 +16,41 @@ def render(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _is_empty(value: Any) -> bool:
+    return value is None or (type(value) in (str, list, dict) and not value)
+
+
+def compact(value: Any, max_chars: int, keep_full: set[str]) -> tuple[Any, set[str]]:
+    """One pass over an object: drop null and empty values (``False`` and ``0`` stay) and replace
+    strings longer than ``max_chars`` by an excerpt stating the full length, except in ``keep_full``
+    top-level fields. Returns the new value and the top-level fields that were shortened."""
+    shortened: set[str] = set()
+
+    def walk(v: Any, top: str | None) -> Any:
+        kind = type(v)
+        if kind is str:
+            if len(v) <= max_chars or top in keep_full:
+                return v
+            shortened.add(top or "?")
+            return v[:max_chars] + f'… [excerpt of {len(v)} chars; full_fields=["{top}"] returns it whole]'
+        if kind is dict:
+            out = {}
+            for k, x in v.items():
+                if not _is_empty(x):
+                    y = walk(x, k if top is None else top)
+                    if not _is_empty(y):
+                        out[k] = y
+            return out
+        if kind is list:
+            return [y for y in (walk(x, top) for x in v if not _is_empty(x)) if not _is_empty(y)]
+        return v
+
+    return walk(value, None), shortened
+
+
 def clean(value: Any) -> Any:
-    """Drop null and empty values recursively (``False`` and ``0`` are information and stay)."""
-    if isinstance(value, dict):
-        out = {k: clean(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if not (v is None or v == "" or v == [] or v == {})}
-    if isinstance(value, list):
-        return [clean(v) for v in value if v not in _EMPTY]
-    return value
+    """Drop null and empty values recursively."""
+    return compact(value, 1 << 62, set())[0]
 
 
 def project(item: dict[str, Any], compact: Mapping[str, Iterable[str]]) -> dict[str, Any]:
@@ -53,35 +79,6 @@ def _project_at(node: Any, path: list[str], keep: set[str]) -> None:
         node[path[0]] = {k: v for k, v in target.items() if k in keep}
 
 
-def shorten(
-    value: Any, max_chars: int, keep_full: set[str], top_key: str | None = None
-) -> tuple[Any, set[str]]:
-    """Replace strings longer than ``max_chars`` by an excerpt stating the full length.
-
-    Returns the new value and the top-level field names that were shortened.
-    """
-    if isinstance(value, str):
-        if len(value) <= max_chars or (top_key in keep_full):
-            return value, set()
-        marker = f'… [excerpt of {len(value)} chars; full_fields=["{top_key}"] returns it whole]'
-        return value[:max_chars] + marker, {top_key or "?"}
-    shortened: set[str] = set()
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            out[k], s = shorten(v, max_chars, keep_full, top_key if top_key is not None else k)
-            shortened |= s
-        return out, shortened
-    if isinstance(value, list):
-        items = []
-        for v in value:
-            new, s = shorten(v, max_chars, keep_full, top_key)
-            items.append(new)
-            shortened |= s
-        return items, shortened
-    return value, shortened
-
-
 def minimal(item: dict[str, Any]) -> dict[str, Any]:
     """Last resort for one object larger than the whole budget: its identity and a pointer."""
     keep = {k: item[k] for k in ("id", "name", "display_name", "_type", "lead_id") if k in item}
@@ -94,12 +91,12 @@ def fit_object(
 ) -> tuple[Any, set[str], str]:
     """Shorten harder until the object's text fits the budget; returns the object, the shortened
     fields and its rendered text (so callers need not render it again)."""
-    cleaned = clean(obj)
     for limit in (max_chars, 500, 200, 80):
-        out, shortened = shorten(cleaned, limit, keep_full)
+        out, shortened = compact(obj, limit, keep_full)
         text = render(out)
         if len(text) <= budget:
             return out, shortened, text
+    cleaned = clean(obj)
     if isinstance(cleaned, dict):
         small = minimal(cleaned)
         return small, set(cleaned), render(small)
