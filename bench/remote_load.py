@@ -18,7 +18,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from close_mcp.sandbox import SandboxConfig, run_sandbox
-from close_mcp.serving import bind
+from close_mcp.serving import bind, wait_until_serving
 
 
 async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
@@ -34,13 +34,7 @@ async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            async with httpx2.AsyncClient() as probe:
-                for _ in range(200):
-                    try:
-                        if (await probe.get(f"{base}/healthz")).status_code == 200:
-                            break
-                    except httpx2.TransportError:
-                        await anyio.sleep(0.05)
+            await wait_until_serving(f"{base}/healthz")
             lead_id = next(iter(sb.sandbox.store().leads))
             latencies: list[float] = []
             acked: list[str] = []

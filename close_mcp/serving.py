@@ -45,3 +45,18 @@ async def serve_app_on(
             yield server
         finally:
             server.should_exit = True
+
+
+async def wait_until_serving(url: str, timeout: float = 15.0) -> None:
+    """Poll ``url`` (e.g. a ``/healthz``) until it answers 200: readiness of a server in another process."""
+    import httpx2
+
+    async with httpx2.AsyncClient() as probe:
+        with anyio.fail_after(timeout):
+            while True:
+                try:
+                    if (await probe.get(url)).status_code == 200:
+                        return
+                except httpx2.TransportError:
+                    pass
+                await anyio.sleep(0.05)
