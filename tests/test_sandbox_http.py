@@ -338,6 +338,8 @@ async def test_admin_endpoint_adds_faults_and_reports_stats(http, sandbox):
         stats = (await admin.get("/_sandbox/stats")).json()
         assert stats["statuses"]["502"] == 1
         assert (await admin.post("/_sandbox/faults", json={"kind": "explode"})).status_code == 400
+        assert (await admin.post("/_sandbox/faults", content=b"{not json")).status_code == 400
+        assert (await admin.post("/_sandbox/faults", json=[1])).status_code == 400
     async with httpx2.AsyncClient(base_url=base) as anon:
         assert (await anon.get("/_sandbox/stats")).status_code == 401
 

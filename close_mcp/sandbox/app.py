@@ -306,8 +306,10 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
             sandbox.authenticate(request)
         except SandboxError as exc:
             return error_response(exc)
-        body = json.loads(await request.body() or b"{}")
         try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
             return JSONResponse(action(body))
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
