@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--seed", type=int, default=7)
     sb.add_argument("--leads", type=int, default=260)
     sb.add_argument("--orgs", type=int, default=1, help="number of organizations (one API key each)")
+    sb.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
+                    help="API key of an organization (repeat for several; default: a printed demo key)")
     sb.add_argument("--rate-limit", type=int, default=None, help="requests/second per key and endpoint group")
     sb.add_argument(
         "--semicolon-header", action="store_true", help="send RateLimit with ';' as live Close does"
@@ -284,7 +286,8 @@ async def run_sandbox_forever(args: argparse.Namespace) -> None:
     config = SandboxConfig(
         seed=args.seed,
         leads=args.leads,
-        organizations=args.orgs,
+        organizations=max(args.orgs, len(args.api_keys or [])),
+        api_keys=args.api_keys,
         rate_limit=args.rate_limit,
         header_style="semicolon" if args.semicolon_header else "comma",
         legacy_429_body=args.legacy_429_body,

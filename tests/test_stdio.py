@@ -55,3 +55,23 @@ def test_tools_command_prints_the_table():
     )
     assert proc.returncode == 0
     assert all(s.name in proc.stdout for s in SPECS)
+
+
+def test_sandbox_cli_prints_its_url_and_configured_keys():
+    proc = subprocess.Popen([sys.executable, "-m", "close_mcp", "sandbox", "--port", "0", "--leads", "5",
+                             "--api-key", "key_alpha_0001", "--api-key", "key_beta_0002"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = proc.stdout.readline().split()[-1]
+        keys = proc.stdout.readline()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/api/v1")
+        assert "key_alpha_0001" in keys and "key_beta_0002" in keys
+        import httpx2
+
+        for key in ("key_alpha_0001", "key_beta_0002"):
+            assert httpx2.get(f"{url}/me/", auth=(key, "")).status_code == 200
+        assert httpx2.get(f"{url}/me/", auth=("sandbox_demo_api_key", "")).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
