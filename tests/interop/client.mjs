@@ -1,0 +1,41 @@
+// A second MCP client, written by others: the official TypeScript SDK. Usage:
+//   node client.mjs stdio <python> [args...]      (spawns close-mcp over stdio; env passes through)
+//   node client.mjs http|sse <url>
+// Prints one JSON line summarising what it saw; the Python test checks it.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+
+const [kind, target, ...rest] = process.argv.slice(2);
+const transport =
+  kind === "stdio"
+    ? new StdioClientTransport({ command: target, args: rest, env: process.env, stderr: "ignore" })
+    : kind === "sse"
+      ? new SSEClientTransport(new URL(target))
+      : new StreamableHTTPClientTransport(new URL(target));
+const client = new Client({ name: "ts-interop", version: "1.0.0" });
+await client.connect(transport);
+const { tools } = await client.listTools();
+const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+// The TS client validates structuredContent against each tool's outputSchema.
+const page = await client.callTool({ name: "list_leads", arguments: { limit: 3 } });
+const leadId = page.structuredContent.items[0].id;
+const next = await client.callTool({ name: "list_leads", arguments: { limit: 3, cursor: page.structuredContent.next_cursor } });
+const note = await client.callTool({ name: "create_note", arguments: { lead_id: leadId, note: `from ${kind} ts client` } });
+const bad = await client.callTool({ name: "get_lead", arguments: { lead_id: "../etc/passwd" } });
+console.log(JSON.stringify({
+  protocol: transport.protocolVersion ?? null,
+  server: client.getServerVersion(),
+  tools: tools.length,
+  readOnly: byName.list_leads.annotations.readOnlyHint,
+  destructive: byName.delete_lead.annotations.destructiveHint,
+  pageCount: page.structuredContent.count,
+  nextIds: next.structuredContent.items.map((i) => i.id),
+  firstIds: page.structuredContent.items.map((i) => i.id),
+  noteId: note.structuredContent?.id ?? null,
+  noteError: note.isError ?? false,
+  badError: bad.isError ?? false,
+  badText: bad.content[0].text,
+}));
+await client.close();
