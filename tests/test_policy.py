@@ -301,3 +301,41 @@ async def test_stateless_http_falls_back_to_confirm(sandbox):
         result = await client.call_tool("delete_lead", {"lead_id": lead_id})
         assert result.is_error and "confirm: true" in text_of(result)
         assert not (await client.call_tool("delete_lead", {"lead_id": lead_id, "confirm": True})).is_error
+
+
+async def test_sighup_reloads_grants_in_a_running_server(sandbox, tmp_path):
+    """`close-mcp serve` with hashed tokens from `hash-token` and a policy; SIGHUP applies an edit whose
+    mtime was put back (so only the signal can have triggered the reload)."""
+    import anyio
+    from remote_helpers import remote_client
+
+    from close_mcp.serving import bind, wait_until_serving
+
+    line = subprocess.run([sys.executable, "-m", "close_mcp", "hash-token", "alice"], input=ALICE + "\n",
+                          capture_output=True, text=True, check=True).stdout
+    assert line.startswith("alice sha256:") and ALICE not in line
+    tokens = tmp_path / "tokens"
+    tokens.write_text(line)
+    policy = _policy(tmp_path, '[agents.alice]\nleads = "none"\n')
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {"PATH": os.environ["PATH"], "CLOSE_API_KEY": sandbox.api_key, "CLOSE_API_BASE_URL": sandbox.base_url,
+           "CLOSE_MCP_AUDIT_LOG": "off"}
+    proc = subprocess.Popen([sys.executable, "-m", "close_mcp", "serve", "--port", str(port), "--tokens-file",
+                             str(tokens), "--policy", str(policy)], env=env, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await wait_until_serving(f"{base}/healthz")
+        async with remote_client(base, "mcp", {"Authorization": f"Bearer {ALICE}"}) as alice:
+            assert (await alice.call_tool("list_leads", {})).is_error
+            stat = policy.stat()
+            policy.write_text('[agents.alice]\nleads = "read"\n')
+            os.utime(policy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            assert (await alice.call_tool("list_leads", {})).is_error  # same mtime: not reloaded yet
+            proc.send_signal(signal.SIGHUP)
+            await anyio.sleep(0.5)
+            assert not (await alice.call_tool("list_leads", {"limit": 1})).is_error
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
