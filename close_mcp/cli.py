@@ -264,8 +264,13 @@ async def run_remote(
 
 async def drain_on_signal(uv: uvicorn.Server, tracker: CallTracker, grace: float = 10.0) -> None:
     """Graceful shutdown: on SIGTERM/SIGINT let in-flight tool calls finish (up to ``grace`` seconds),
-    then stop uvicorn. Installed after uvicorn's own handlers, because those
-    (patched by sse-starlette) end every SSE stream at once, cutting the calls they carry."""
+    give their answers a moment to reach the clients, then stop uvicorn and end the SSE streams.
+
+    Our handlers replace uvicorn's, and sse-starlette's automatic drain is off: by default it ends
+    every SSE stream at the signal, cutting the tool calls those streams are carrying."""
+    from sse_starlette.sse import AppStatus
+
+    AppStatus.disable_automatic_graceful_drain()
     stop = anyio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -277,6 +282,8 @@ async def drain_on_signal(uv: uvicorn.Server, tracker: CallTracker, grace: float
     # notification stream) to receive the answer of a call already in flight.
     with anyio.move_on_after(grace):
         await tracker.wait_idle()
+    await anyio.sleep(0.5)  # let the last answers be written out before connections close
+    AppStatus.should_exit = True
     uv.should_exit = True
 
 
