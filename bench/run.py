@@ -50,6 +50,14 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
 
 
+def record_latency(section: str, via: list[float], direct: list[float]) -> None:
+    """get_lead through close-mcp vs the direct httpx2 GET: both percentiles, their ratio, and the added ms."""
+    for p in (50, 95):
+        ours, floor = pct(via, p), pct(direct, p)
+        record(section, f"get_lead p{p}", ours * 1000, floor * 1000, round(ours / floor, 2), "ms")
+        record(section, f"added latency p{p}", round((ours - floor) * 1000, 3), unit="ms")
+
+
 def tokens(text: str) -> int:
     """Approximate tokens: ~4 characters each (no offline tokenizer is available here)."""
     return round(len(text) / 4)
@@ -164,17 +172,7 @@ async def bench_overhead(calls: int) -> None:
                         rate,
                         unit="calls/s",
                     )
-    for p in (50, 95):
-        added = (pct(via, p) - pct(direct, p)) * 1000
-        record(
-            "per-call overhead (in-memory)",
-            f"get_lead p{p}",
-            pct(via, p) * 1000,
-            pct(direct, p) * 1000,
-            round(pct(via, p) / pct(direct, p), 2),
-            "ms",
-        )
-        record("per-call overhead (in-memory)", f"added latency p{p}", round(added, 3), unit="ms")
+    record_latency("per-call overhead (in-memory)", via, direct)
 
 
 def bench_stdio(sb: SandboxProcess, calls: int) -> None:
@@ -206,37 +204,9 @@ def bench_stdio(sb: SandboxProcess, calls: int) -> None:
         )
     after, peak = peer.rss_kb()
     peer.close()
-    for p in (50, 95):
-        record(
-            "per-call overhead (stdio)",
-            f"get_lead p{p}",
-            pct(via, p) * 1000,
-            pct(direct, p) * 1000,
-            round(pct(via, p) / pct(direct, p), 2),
-            "ms",
-        )
-        record(
-            "per-call overhead (stdio)",
-            f"added latency p{p}",
-            round((pct(via, p) - pct(direct, p)) * 1000, 3),
-            unit="ms",
-        )
-    record(
-        "memory (stdio server)",
-        "RSS idle after tools/list",
-        idle / 1024,
-        80,
-        round(idle / 1024 / 80, 2),
-        "MB",
-    )
-    record(
-        "memory (stdio server)",
-        "RSS after 1000 calls",
-        after / 1024,
-        idle / 1024,
-        round(after / idle, 2),
-        "MB",
-    )
+    record_latency("per-call overhead (stdio)", via, direct)
+    record("memory (stdio server)", "RSS idle after tools/list", idle / 1024, 80, round(idle / 1024 / 80, 2), "MB")
+    record("memory (stdio server)", "RSS after 1000 calls", after / 1024, idle / 1024, round(after / idle, 2), "MB")
     record("memory (stdio server)", "peak RSS", peak / 1024, 80, round(peak / 1024 / 80, 2), "MB")
 
 

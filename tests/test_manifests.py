@@ -88,6 +88,13 @@ def _copy_manifests(tmp_path: Path) -> Path:
     return target
 
 
+def _load_errors(directory: Path) -> str:
+    """Loading must fail; the text lists every problem found."""
+    with pytest.raises(ManifestError) as err:
+        load_manifests(directory)
+    return str(err.value)
+
+
 def test_bad_manifest_names_file_tool_and_field(tmp_path):
     target = _copy_manifests(tmp_path)
     data = json.loads((target / "leads.json").read_text())
@@ -97,9 +104,7 @@ def test_bad_manifest_names_file_tool_and_field(tmp_path):
     broken = json.loads((target / "tasks.json").read_text())
     broken["tools"][0]["arguments"]["limit"] = {"in": "query", "schema": {"type": "integer"}}
     (target / "tasks.json").write_text(json.dumps(broken))
-    with pytest.raises(ManifestError) as err:
-        load_manifests(target)
-    text = str(err.value)
+    text = _load_errors(target)
     assert "leads.json: tools[1] (get_lead): 'access' is a required property" in text
     assert "tasks.json: tools[0] (list_tasks).arguments.limit: reserved name" in text
 
@@ -110,9 +115,7 @@ def test_bad_placeholder_and_duplicate_names(tmp_path):
     data["tools"][1]["path"] = "/contact/{contact}/"
     data["tools"][2]["name"] = "list_leads"
     (target / "contacts.json").write_text(json.dumps(data))
-    with pytest.raises(ManifestError) as err:
-        load_manifests(target)
-    text = str(err.value)
+    text = _load_errors(target)
     assert "contacts.json: tools[1] (get_contact).path: placeholder {contact} has no path argument" in text
     assert "leads.json: tools[0] (list_leads).name: duplicate of a tool in contacts.json" in text
 
