@@ -18,7 +18,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from close_mcp.sandbox import SandboxConfig, run_sandbox
-from close_mcp.serving import bind, wait_until_serving
+from close_mcp.uvicorn_runner import bind, wait_until_serving
 
 
 async def remote_load(clients: int, seconds: float) -> dict[str, Any]:

@@ -16,7 +16,6 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,13 @@ from mcp import Client
 
 from bench.remote_load import remote_load
 from bench.stdio_rpc import StdioPeer
-from close_mcp.client import CloseClient, Credential
+from close_mcp.app import Upstream, open_local_app
+from close_mcp.client import CloseClient
+from close_mcp.credentials import Credential
 from close_mcp.executor import Executor
 from close_mcp.manifest import load_manifests
-from close_mcp.sandbox import SandboxConfig, run_sandbox
-from close_mcp.server import build_server
+from close_mcp.sandbox import RunningSandbox, SandboxConfig, run_sandbox
+from close_mcp.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
@@ -56,6 +57,11 @@ def record_latency(section: str, via: list[float], direct: list[float]) -> None:
         ours, floor = pct(via, p), pct(direct, p)
         record(section, f"get_lead p{p}", ours * 1000, floor * 1000, round(ours / floor, 2), "ms")
         record(section, f"added latency p{p}", round((ours - floor) * 1000, 3), unit="ms")
+
+
+def local_app(sb: RunningSandbox):
+    """The server as the CLI builds it, on one shared client to the sandbox."""
+    return open_local_app(Settings(sandbox=True), Upstream(sb.base_url, Credential(sb.api_key)), specs=SPECS)
 
 
 def tokens(text: str) -> int:
@@ -115,7 +121,7 @@ def bench_cold_start(sb: SandboxProcess, runs: int) -> None:
     median = statistics.median(starts)
     record("cold start", "sandbox subprocess → listening", median * 1000, 1000, round(median, 2), "ms")
     proc = subprocess.run(
-        [PY, "-X", "importtime", "-c", "import close_mcp.cli, close_mcp.server, close_mcp.executor"],
+        [PY, "-X", "importtime", "-c", "import close_mcp.cli, close_mcp.app, close_mcp.executor"],
         capture_output=True,
         text=True,
     )
@@ -144,11 +150,9 @@ async def bench_overhead(calls: int) -> None:
                 t = time.perf_counter()
                 (await http.get(f"/lead/{lead_id}/")).raise_for_status()
                 direct.append(time.perf_counter() - t)
-        executor = Executor(SPECS)
-        async with CloseClient(Credential(sb.api_key), sb.base_url) as close:
-            server = build_server(SPECS, executor, lambda _ctx: nullcontext(close))
+        async with local_app(sb) as app:
             via: list[float] = []
-            async with Client(server, mode="legacy") as client:
+            async with Client(app.server, mode="legacy") as client:
                 for _ in range(calls):
                     t = time.perf_counter()
                     result = await client.call_tool("get_lead", {"lead_id": lead_id})
@@ -205,8 +209,22 @@ def bench_stdio(sb: SandboxProcess, calls: int) -> None:
     after, peak = peer.rss_kb()
     peer.close()
     record_latency("per-call overhead (stdio)", via, direct)
-    record("memory (stdio server)", "RSS idle after tools/list", idle / 1024, 80, round(idle / 1024 / 80, 2), "MB")
-    record("memory (stdio server)", "RSS after 1000 calls", after / 1024, idle / 1024, round(after / idle, 2), "MB")
+    record(
+        "memory (stdio server)",
+        "RSS idle after tools/list",
+        idle / 1024,
+        80,
+        round(idle / 1024 / 80, 2),
+        "MB",
+    )
+    record(
+        "memory (stdio server)",
+        "RSS after 1000 calls",
+        after / 1024,
+        idle / 1024,
+        round(after / idle, 2),
+        "MB",
+    )
     record("memory (stdio server)", "peak RSS", peak / 1024, 80, round(peak / 1024 / 80, 2), "MB")
 
 
@@ -217,16 +235,15 @@ async def bench_rate_limited(limit: int, page: int) -> None:
         run_sandbox(SandboxConfig(rate_limit=limit)) as sb,
         CloseClient(Credential(sb.api_key), sb.base_url) as close,
     ):
-        executor = Executor(SPECS, output_budget=1_000_000)
+        executor = Executor(output_budget=1_000_000)
         spec = next(s for s in SPECS if s.name == "list_leads")
         starts: list[float] = []
         cursor, count = None, 0
         t0 = time.perf_counter()
         while True:
             starts.append(time.perf_counter())
-            out = await executor.call(
-                spec, {"limit": page, "fields": ["id"], **({"cursor": cursor} if cursor else {})}, close
-            )
+            args = {"limit": page, "fields": ["id"], **({"cursor": cursor} if cursor else {})}
+            out = await executor.call(spec, args, executor.plan(spec, args), close)
             count += out.structured["count"]
             cursor = out.structured["next_cursor"]
             if not cursor:
@@ -266,59 +283,54 @@ async def bench_rate_limited(limit: int, page: int) -> None:
 
 # ----- context cost -----------------------------------------------------------------------------
 async def bench_context() -> None:
-    async with run_sandbox(SandboxConfig()) as sb:
-        executor = Executor(SPECS)
-        async with CloseClient(Credential(sb.api_key), sb.base_url) as close:
-            server = build_server(SPECS, executor, lambda _ctx: nullcontext(close))
-            async with Client(server, mode="legacy") as client:
-                listed = await client.list_tools()
-                text = json.dumps(
-                    [t.model_dump(by_alias=True, exclude_none=True) for t in listed.tools],
-                    separators=(",", ":"),
-                )
+    async with (
+        run_sandbox(SandboxConfig()) as sb,
+        local_app(sb) as app,
+        Client(app.server, mode="legacy") as client,
+    ):
+        listed = await client.list_tools()
+        text = json.dumps(
+            [t.model_dump(by_alias=True, exclude_none=True) for t in listed.tools],
+            separators=(",", ":"),
+        )
+        record(
+            "context cost",
+            "tools/list",
+            len(text),
+            unit=f"chars (~{tokens(text)} tokens, {len(listed.tools)} tools)",
+        )
+        per_tool = sorted(
+            ((len(json.dumps(t.model_dump(by_alias=True, exclude_none=True))), t.name) for t in listed.tools),
+            reverse=True,
+        )
+        results["context cost"]["largest tools (chars)"] = [{"tool": n, "chars": c} for c, n in per_tool[:5]]
+        results["context cost"]["median tool (chars)"] = statistics.median(c for c, _ in per_tool)
+        store = sb.sandbox.store()
+        lead_id = next(iter(store.leads))
+        async with httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as http:
+            cases = [
+                ("list_leads", "/lead/", {}, {"_limit": 25}),
+                ("list_activities", "/activity/", {}, {"_limit": 25}),
+                ("list_opportunities", "/opportunity/", {}, {"_limit": 25}),
+                ("list_tasks", "/task/", {}, {"_limit": 25}),
+                ("get_lead", f"/lead/{lead_id}/", {"lead_id": lead_id}, {}),
+            ]
+            for tool, path, args, params in cases:
+                raw = (await http.get(path, params=params)).text
+                result = await client.call_tool(tool, args)
+                out = result.content[0].text
+                if "items" in (result.structured_content or {}):
+                    raw_items = json.loads(raw)["data"]
+                    kept = {i["id"] for i in result.structured_content["items"]}
+                    assert kept == {i["id"] for i in raw_items[: len(kept)]}
                 record(
-                    "context cost",
-                    "tools/list",
-                    len(text),
-                    unit=f"chars (~{tokens(text)} tokens, {len(listed.tools)} tools)",
+                    "context cost (raw Close vs tool output)",
+                    tool,
+                    len(out),
+                    len(raw),
+                    round(len(out) / len(raw), 3),
+                    f"chars (~{tokens(out)} vs ~{tokens(raw)} tokens)",
                 )
-                per_tool = sorted(
-                    (
-                        (len(json.dumps(t.model_dump(by_alias=True, exclude_none=True))), t.name)
-                        for t in listed.tools
-                    ),
-                    reverse=True,
-                )
-                results["context cost"]["largest tools (chars)"] = [
-                    {"tool": n, "chars": c} for c, n in per_tool[:5]
-                ]
-                results["context cost"]["median tool (chars)"] = statistics.median(c for c, _ in per_tool)
-                store = sb.sandbox.store()
-                lead_id = next(iter(store.leads))
-                async with httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as http:
-                    cases = [
-                        ("list_leads", "/lead/", {}, {"_limit": 25}),
-                        ("list_activities", "/activity/", {}, {"_limit": 25}),
-                        ("list_opportunities", "/opportunity/", {}, {"_limit": 25}),
-                        ("list_tasks", "/task/", {}, {"_limit": 25}),
-                        ("get_lead", f"/lead/{lead_id}/", {"lead_id": lead_id}, {}),
-                    ]
-                    for tool, path, args, params in cases:
-                        raw = (await http.get(path, params=params)).text
-                        result = await client.call_tool(tool, args)
-                        out = result.content[0].text
-                        if "items" in (result.structured_content or {}):
-                            raw_items = json.loads(raw)["data"]
-                            kept = {i["id"] for i in result.structured_content["items"]}
-                            assert kept == {i["id"] for i in raw_items[: len(kept)]}
-                        record(
-                            "context cost (raw Close vs tool output)",
-                            tool,
-                            len(out),
-                            len(raw),
-                            round(len(out) / len(raw), 3),
-                            f"chars (~{tokens(out)} vs ~{tokens(raw)} tokens)",
-                        )
 
 
 def main() -> None:

@@ -7,26 +7,16 @@ what is expected.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import jsonschema
 
 from close_mcp.manifest import ToolSpec
+from close_mcp.plan import RequestPlan, fill_path
 
 
 class ToolInputError(Exception):
     """Bad arguments: the message is shown to the agent as a tool error."""
-
-
-@dataclass
-class PreparedRequest:
-    method: str
-    path: str
-    params: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
-    ids: dict[str, str] = field(default_factory=dict)
 
 
 def _show(value: Any) -> str:
@@ -92,18 +82,19 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-def prepare(spec: ToolSpec, args: dict[str, Any]) -> PreparedRequest:
+def prepare(spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
     """Fill the path template, the query and the JSON body from validated arguments."""
-    request = PreparedRequest(spec.method, spec.path)
+    ids = {n: str(v) for n, v in args.items() if n in spec.bindings and spec.bindings[n].location == "path"}
+    request = RequestPlan(spec.name, spec.method, fill_path(spec.path, ids), ids=ids)
+    request.idempotent = spec.idempotent
+    if spec.preview is not None:
+        request.preview_path = fill_path(spec.preview.path, args)
     body: dict[str, Any] = {}
     for name, value in args.items():
         binding = spec.bindings.get(name)
-        if binding is None:
+        if binding is None or binding.location == "path":
             continue
-        if binding.location == "path":
-            request.path = request.path.replace("{" + name + "}", quote(str(value), safe=""))
-            request.ids[name] = str(value)
-        elif binding.location == "query":
+        if binding.location == "query":
             request.params[binding.wire] = _query_value(value)
         elif binding.location == "body":
             body[binding.wire] = value

@@ -11,7 +11,6 @@ Layers, outermost first (as in httpx's send chain):
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
@@ -22,6 +21,7 @@ import anyio
 import httpx2
 
 from close_mcp import __version__
+from close_mcp.credentials import Credential
 from close_mcp.errors import (
     CloseError,
     RateLimitBudgetExceeded,
@@ -33,32 +33,8 @@ from close_mcp.errors import (
 from close_mcp.ratelimit import RateLimiter, WaitCallback, WaitTooLong, endpoint_group_of, reset_after_429
 
 log = logging.getLogger("close_mcp.client")
-DEFAULT_BASE_URL = "https://api.close.com/api/v1"
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 _NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.UnsupportedProtocol)
-
-
-@dataclass(frozen=True)
-class Credential:
-    """A Close API key (HTTP Basic, key as user, blank password) or an OAuth access token."""
-
-    secret: str
-    kind: str = "api_key"  # or "oauth"
-
-    @property
-    def fingerprint(self) -> str:
-        """Stable, non-reversible identity for buckets, cursors and logs."""
-        return hashlib.sha256(f"close-mcp:{self.kind}:{self.secret}".encode()).hexdigest()[:16]
-
-    def auth_header(self) -> str:
-        if self.kind == "oauth":
-            return f"Bearer {self.secret}"
-        import base64
-
-        return "Basic " + base64.b64encode(f"{self.secret}:".encode()).decode()
-
-    def __repr__(self) -> str:  # never print the secret
-        return f"Credential(kind={self.kind!r}, fingerprint={self.fingerprint!r})"
 
 
 @dataclass
@@ -84,7 +60,7 @@ class CloseClient:
     def __init__(
         self,
         credential: Credential,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str,
         *,
         wait_budget: float = 60.0,
         timeout: float = 30.0,
@@ -128,12 +104,16 @@ class CloseClient:
         *,
         params: dict[str, str] | None = None,
         json: Any = None,
+        idempotent: bool | None = None,
         wait_budget: float | None = None,
         on_wait: WaitCallback | None = None,
     ) -> CloseResponse:
+        """Send one Close request. ``idempotent`` (default: by method; a tool's plan passes its manifest's
+        hint) decides whether an answer lost after sending or a 502/503/504 may be retried."""
         budget = self.wait_budget if wait_budget is None else wait_budget
         deadline = time.monotonic() + budget
-        idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
+        if idempotent is None:
+            idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
         attempt = 0
         while True:
             try:

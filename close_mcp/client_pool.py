@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from close_mcp.client import CloseClient, Credential
+from close_mcp.client import CloseClient
+from close_mcp.credentials import Credential
 
 
 @dataclass
@@ -24,9 +25,15 @@ class _Entry:
 
 class ClientPool:
     def __init__(
-        self, base_url: str, *, wait_budget: float = 60.0, max_clients: int = 64, idle_seconds: float = 600.0
+        self,
+        base_url: str,
+        *,
+        wait_budget: float = 60.0,
+        timeout: float = 30.0,
+        max_clients: int = 64,
+        idle_seconds: float = 600.0,
     ) -> None:
-        self.base_url, self.wait_budget = base_url, wait_budget
+        self.base_url, self.wait_budget, self.timeout = base_url, wait_budget, timeout
         self.max_clients, self.idle_seconds = max_clients, idle_seconds
         self._entries: dict[str, _Entry] = {}
 
@@ -39,7 +46,8 @@ class ClientPool:
         entry = self._entries.get(credential.fingerprint)
         if entry is None:
             entry = _Entry(
-                CloseClient(credential, self.base_url, wait_budget=self.wait_budget), time.monotonic()
+                CloseClient(credential, self.base_url, wait_budget=self.wait_budget, timeout=self.timeout),
+                time.monotonic(),
             )
             self._entries[credential.fingerprint] = entry
         entry.leases += 1

@@ -1,21 +1,18 @@
 """Destructive calls are confirmed before anything is sent.
 
-When the client supports MCP elicitation the user is asked, with a preview of what will be
-destroyed (fetched with a read first); otherwise the tool needs ``confirm: true``. The
-preview is declared in the manifest (``confirm_preview``), so this module knows no resources.
+When the client supports MCP elicitation the user is asked, with the executor's preview of what
+will be destroyed; otherwise the tool needs ``confirm: true``. This module only holds the
+dialogue: what a preview says is declared in the manifest and read by the executor.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote
 
 import mcp.types as types
 from mcp.server import ServerRequestContext
 
-from close_mcp.arguments import PreparedRequest
-from close_mcp.client import CloseClient
 from close_mcp.manifest import ToolSpec
 
 log = logging.getLogger("close_mcp.confirm")
@@ -24,48 +21,6 @@ _CONFIRM_SCHEMA = {
     "properties": {"confirm": {"type": "boolean", "title": "Yes, go ahead"}},
     "required": ["confirm"],
 }
-
-
-async def preview(spec: ToolSpec, args: dict[str, Any], request: PreparedRequest, client: CloseClient) -> str:
-    """One sentence naming what the call will destroy or change (may raise a CloseError, e.g. 404)."""
-    if not spec.confirm_preview:
-        return f"{spec.title}: {spec.method} {request.path}."
-    path = spec.confirm_preview
-    for name, value in args.items():
-        path = path.replace("{" + name + "}", quote(str(value), safe=""))
-    if path == spec.path:  # a bulk change: count what the same filters match
-        params = {**request.params, "_limit": "100", "_fields": "id"}
-        page = (await client.request("GET", path, params=params)).data or {}
-        matched = len(page.get("data") or [])
-        more = "+" if page.get("has_more") else ""
-        return f"{spec.title}: {matched}{more} objects match these filters and will all be changed."
-    obj = (await client.request("GET", path)).data or {}
-    name = next(
-        (obj[k] for k in ("display_name", "name", "label", "url", "text") if obj.get(k)), obj.get("id", "?")
-    )
-    counts = [
-        f"{len(v)} {k}"
-        for k, v in obj.items()
-        if isinstance(v, list)
-        and v
-        and k
-        not in (
-            "contact_ids",
-            "addresses",
-            "emails",
-            "phones",
-            "urls",
-            "events",
-            "integration_links",
-            "statuses",
-        )
-    ]
-    tail = (
-        f" It also removes: {', '.join(counts)} (and everything else attached)."
-        if counts and spec.method == "DELETE"
-        else ""
-    )
-    return f"{spec.title}: {name!s} ({obj.get('id', path)}).{tail}"
 
 
 def client_can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -78,14 +33,9 @@ def client_can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:
 
 
 async def confirm(
-    ctx: ServerRequestContext[Any, Any],
-    spec: ToolSpec,
-    args: dict[str, Any],
-    request: PreparedRequest,
-    client: CloseClient,
+    ctx: ServerRequestContext[Any, Any], spec: ToolSpec, args: dict[str, Any], summary: str
 ) -> str | None:
     """``None`` when the call may proceed; otherwise the tool-error text (nothing was sent)."""
-    summary = await preview(spec, args, request, client)
     if client_can_elicit(ctx):
         try:
             answer = await ctx.session.elicit(

@@ -32,7 +32,7 @@ class CloseError(Exception):
 
 
 class TransportError(CloseError):
-    may_have_happened = False
+    pass
 
 
 class RequestNotSent(TransportError):
@@ -40,7 +40,7 @@ class RequestNotSent(TransportError):
 
 
 class ResponseLost(TransportError):
-    may_have_happened = True
+    pass
 
 
 class RateLimitBudgetExceeded(CloseError):

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from close_mcp import cursors
-from close_mcp.arguments import ArgumentChecker, PreparedRequest, ToolInputError, prepare
+from close_mcp.arguments import ArgumentChecker, ToolInputError, prepare
 from close_mcp.client import CloseClient
 from close_mcp.manifest import ToolSpec
+from close_mcp.plan import RequestPlan
 from close_mcp.ratelimit import WaitCallback
 from close_mcp.tool_arguments import DEFAULT_LIMIT, STANDARD_ARGUMENTS
 from close_mcp.trim import LIST_STRING_MAX, compact, fit_object, minimal, project, render
 
 _ENVELOPE_KEYS = {"data", "has_more", "total_results", "cursor_next", "cursor_previous"}
-DEFAULT_OUTPUT_BUDGET = 20_000
+PREVIEW_COUNT_LIMIT = 100
 
 
 @dataclass
@@ -34,35 +35,45 @@ class _Fetched:
 
 
 class Executor:
-    def __init__(self, specs: list[ToolSpec], *, output_budget: int = DEFAULT_OUTPUT_BUDGET) -> None:
-        self.specs = {s.name: s for s in specs}
-        self.checkers = {s.name: ArgumentChecker(s) for s in specs}
-        self.output_budget = output_budget
+    """Plans and runs tool calls; one per server, shared by every session."""
 
-    def validate(self, spec: ToolSpec, args: dict[str, Any]) -> PreparedRequest:
-        self.checkers[spec.name].check(args)
-        return prepare(spec, args)
+    def __init__(self, *, output_budget: int) -> None:
+        self.output_budget = output_budget
+        self._checkers: dict[str, ArgumentChecker] = {}
+
+    def plan(self, spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
+        """Validate the arguments and turn them into the exact request (raises :class:`ToolInputError`)."""
+        checker = self._checkers.get(spec.name)
+        if checker is None:  # compiled on first use: start-up does not grow with the tool count
+            checker = self._checkers[spec.name] = ArgumentChecker(spec)
+        checker.check(args)
+        plan = prepare(spec, args)
+        if spec.is_list or spec.access == "read":
+            plan.default_view = self._apply_fields(spec, args, plan)
+        return plan
 
     async def call(
         self,
         spec: ToolSpec,
         args: dict[str, Any],
+        plan: RequestPlan,
         client: CloseClient,
         on_wait: WaitCallback | None = None,
-        request: PreparedRequest | None = None,
     ) -> ToolOutput:
-        """Run a tool; ``request`` is the already validated :meth:`validate` result, if the caller has one."""
-        request = request or self.validate(spec, args)
+        """Run a planned call and shape its result for the agent."""
         if spec.is_list:
-            return await self._list(spec, args, request, client, on_wait)
-        if spec.access == "read":
-            self._apply_fields(spec, args, request)
+            return await self._list(spec, args, plan, client, on_wait)
         response = await client.request(
-            request.method, request.path, params=request.params or None, json=request.body, on_wait=on_wait
+            plan.method,
+            plan.path,
+            params=plan.params or None,
+            json=plan.body,
+            idempotent=plan.idempotent,
+            on_wait=on_wait,
         )
         data = response.data if response.data is not None else {}
         if spec.method == "DELETE" or data == {}:
-            data = {"ok": True, **({"deleted": request.ids} if spec.method == "DELETE" else {})}
+            data = {"ok": True, **({"deleted": plan.ids} if spec.method == "DELETE" else {})}
         keep_full = set(args.get("full_fields") or [])
         result, shortened, text = fit_object(data, self.output_budget, keep_full)
         if not isinstance(result, dict) or shortened:
@@ -72,8 +83,31 @@ class Executor:
             text = render(result)
         return ToolOutput(result, text)
 
+    async def preview(self, spec: ToolSpec, plan: RequestPlan, client: CloseClient) -> str:
+        """One sentence naming what a destructive call will destroy or change, read from Close as the
+        manifest's ``confirm_preview`` declares (may raise a CloseError, e.g. 404)."""
+        if spec.preview is None or plan.preview_path is None:
+            return f"{spec.title}: {plan.method} {plan.path}."
+        if plan.preview_path == spec.path:  # a bulk change: count what the same filters match
+            params = {**plan.params, "_limit": str(PREVIEW_COUNT_LIMIT), "_fields": "id"}
+            page = (await client.request("GET", plan.preview_path, params=params)).data or {}
+            matched = len(page.get("data") or [])
+            more = "+" if page.get("has_more") else ""
+            return f"{spec.title}: {matched}{more} objects match these filters and will all be changed."
+        obj = (await client.request("GET", plan.preview_path)).data or {}
+        label = _label(spec.preview.label, obj)
+        counts = [
+            f"{len(obj[k])} {k}" for k in spec.preview.counts if isinstance(obj.get(k), list) and obj[k]
+        ]
+        tail = (
+            f" It also removes: {', '.join(counts)} (and everything else attached)."
+            if counts and spec.method == "DELETE"
+            else ""
+        )
+        return f"{spec.title}: {label} ({obj.get('id', plan.preview_path)}).{tail}"
+
     # ----- lists ------------------------------------------------------------------------
-    def _apply_fields(self, spec: ToolSpec, args: dict[str, Any], request: PreparedRequest) -> bool:
+    def _apply_fields(self, spec: ToolSpec, args: dict[str, Any], request: RequestPlan) -> bool:
         """Set ``_fields``; returns True when the manifest's compact default view applies."""
         fields = args.get("fields")
         if fields:
@@ -89,7 +123,7 @@ class Executor:
         self,
         spec: ToolSpec,
         args: dict[str, Any],
-        request: PreparedRequest,
+        request: RequestPlan,
         client: CloseClient,
         on_wait: WaitCallback | None,
     ) -> ToolOutput:
@@ -105,7 +139,7 @@ class Executor:
             raise ToolInputError(str(exc)) from None
         if spec.pagination == "offset" and position.close_cursor is not None:
             raise ToolInputError("`cursor` does not belong to this tool; start again without a cursor.")
-        default_view = self._apply_fields(spec, args, request)
+        default_view = request.default_view
         want = args.get("max_items") or args.get("limit") or min(DEFAULT_LIMIT, spec.max_limit)
         fetched, next_position, first = await self._fetch(
             spec, request, client, position, want, walk=bool(args.get("max_items")), on_wait=on_wait
@@ -124,7 +158,7 @@ class Executor:
     async def _fetch(
         self,
         spec: ToolSpec,
-        request: PreparedRequest,
+        request: RequestPlan,
         client: CloseClient,
         position: cursors.Position,
         want: int,
@@ -234,3 +268,17 @@ def _shortened_notice(fields: set[str], spec: ToolSpec) -> str:
         else " fetch the object with its get tool"
     )
     return f"Long text was shortened to excerpts; to get it whole,{hint}."
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _label(template: str | None, obj: dict[str, Any]) -> str:
+    """The preview's name for an object: the manifest's template filled from its fields."""
+    if template:
+        text = " ".join(template.format_map(_Blank(obj)).split())
+        if text.strip(" ()\"'"):
+            return text
+    return str(obj.get("display_name") or obj.get("name") or obj.get("id", "?"))

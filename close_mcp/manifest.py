@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 import jsonschema
 
+from close_mcp.access import Access, annotations_for
 from close_mcp.tool_arguments import STANDARD_ARGUMENTS, standard_arguments
 
-Access = Literal["read", "write", "destructive"]
 Location = Literal["path", "query", "body", "body_custom"]
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _SKIP_FILES = {"manifest.schema.json", "definitions.json"}
@@ -34,6 +34,19 @@ class ManifestError(Exception):
 class Binding:
     location: Location
     wire: str
+
+
+@dataclass(frozen=True)
+class PreviewSpec:
+    """What a destructive call reads first to tell the user what it will destroy (``confirm_preview``).
+
+    ``path`` is a GET path (placeholders from the arguments); when it is the tool's own collection
+    path, the preview counts what the tool's filters match. ``label`` is a template of the object's
+    fields that names it (``"{display_name}"``); ``counts`` the list fields reported as going with it."""
+
+    path: str
+    label: str | None = None
+    counts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,9 +66,8 @@ class ToolSpec:
     default_fields: tuple[str, ...] = ()
     compact: dict[str, tuple[str, ...]] = field(default_factory=dict)
     require_one_of: tuple[tuple[str, ...], ...] = ()
-    webhook_events: tuple[str, ...] = ()
     lookup_hint: str | None = None
-    confirm_preview: str | None = None
+    preview: PreviewSpec | None = None
     output_schema: dict[str, Any] | None = None
 
     @property
@@ -64,6 +76,7 @@ class ToolSpec:
 
     @property
     def idempotent(self) -> bool:
+        """Safe to repeat: decides whether the client may retry a request whose answer was lost."""
         return bool(self.annotations["idempotentHint"])
 
     def wire_tool(self) -> dict[str, Any]:
@@ -78,20 +91,6 @@ class ToolSpec:
         if self.output_schema:
             tool["outputSchema"] = self.output_schema
         return tool
-
-
-def annotations_for(
-    access: Access, method: str, title: str, idempotent: bool | None = None
-) -> dict[str, Any]:
-    """The one place where ``access`` becomes the four MCP tool hints."""
-    if idempotent is None:
-        idempotent = method in ("GET", "PUT", "DELETE")
-    return {
-        "readOnlyHint": access == "read",
-        "destructiveHint": access == "destructive",
-        "idempotentHint": idempotent,
-        "openWorldHint": True,
-    }
 
 
 LIST_OUTPUT_SCHEMA: dict[str, Any] = {
@@ -182,32 +181,39 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         pagination=entry["pagination"],
         bindings={n: Binding(a["in"], a.get("wire", n)) for n, a in args.items()},
         input_schema=schema,
-        annotations=annotations_for(
-            entry["access"], entry["method"], entry["title"], entry.get("idempotent")
-        ),
+        annotations=annotations_for(entry["access"], entry["method"], entry.get("idempotent")),
         max_limit=entry.get("max_limit", 100),
         default_fields=tuple(entry.get("default_fields", ())),
         compact={k: tuple(v) for k, v in entry.get("compact", {}).items()},
         require_one_of=tuple(tuple(g) for g in entry.get("require_one_of", ())),
-        webhook_events=tuple(entry.get("webhook_events", ())),
         lookup_hint=entry.get("lookup_hint"),
-        confirm_preview=entry.get("confirm_preview"),
+        preview=_preview(entry.get("confirm_preview")),
         output_schema=LIST_OUTPUT_SCHEMA if entry["pagination"] != "none" else None,
     )
 
 
-def load_manifests(directory: Path | None = None) -> list[ToolSpec]:
-    """Load every manifest file; raise :class:`ManifestError` listing all problems."""
-    directory = directory or manifest_dir()
+def _preview(declared: dict[str, Any] | None) -> PreviewSpec | None:
+    if declared is None:
+        return None
+    return PreviewSpec(declared["path"], declared.get("label"), tuple(declared.get("counts", ())))
+
+
+def load_manifests(*extra: Path, shipped: bool = True) -> list[ToolSpec]:
+    """Load the shipped manifests and those in ``extra`` folders (an operator's own endpoints);
+    raise :class:`ManifestError` listing all problems."""
+    directories = ([manifest_dir()] if shipped else []) + list(extra)
     meta = json.loads((manifest_dir() / "manifest.schema.json").read_text())
     definitions = json.loads((manifest_dir() / "definitions.json").read_text())
     validator = jsonschema.Draft202012Validator(meta)
     problems: list[str] = []
     specs: list[ToolSpec] = []
     seen: dict[str, str] = {}
-    files = sorted(p for p in directory.glob("*.json") if p.name not in _SKIP_FILES)
-    if not files:
-        raise ManifestError(f"{directory}: no manifest files found")
+    files: list[Path] = []
+    for directory in directories:
+        found = sorted(p for p in directory.glob("*.json") if p.name not in _SKIP_FILES)
+        if not found:
+            raise ManifestError(f"{directory}: no manifest files found")
+        files += found
     for path in files:
         try:
             data = json.loads(path.read_text())

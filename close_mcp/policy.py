@@ -8,22 +8,17 @@ name) → the calling agent's grants. Scopes match Close's hosted server: ``read
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from close_mcp.access import ACCESS_LEVEL, LEVELS, SCOPE_FOR_ACCESS, scope_allows
 from close_mcp.manifest import ToolSpec
-from close_mcp.settings import SettingsError
+from close_mcp.settings_error import SettingsError
 
-SCOPES = ("read", "write_safe", "write_destructive")
-SCOPE_FOR_ACCESS = {"read": "read", "write": "write_safe", "destructive": "write_destructive"}
-LEVELS = ("none", "read", "write", "destructive")
-_ACCESS_LEVEL = {"read": 1, "write": 2, "destructive": 3}
-
-
-def scope_allows(scope: str, access: str) -> bool:
-    return SCOPES.index(scope) >= SCOPES.index(SCOPE_FOR_ACCESS[access])
+log = logging.getLogger("close_mcp.policy")
 
 
 def check_toolsets(names: list[str], specs: list[ToolSpec]) -> set[str] | None:
@@ -50,7 +45,7 @@ class Grants:
         return grants.get(toolset, grants.get("*", "none"))
 
     def allows(self, agent: str, spec: ToolSpec) -> bool:
-        return LEVELS.index(self.level(agent, spec.toolset)) >= _ACCESS_LEVEL[spec.access]
+        return LEVELS.index(self.level(agent, spec.toolset)) >= ACCESS_LEVEL[spec.access]
 
 
 def _line_of(text: str, *needles: str) -> int:
@@ -110,7 +105,6 @@ class GrantFile:
         self.path, self.toolsets = path, toolsets
         self.grants = load_grants(path, toolsets)
         self._mtime = path.stat().st_mtime_ns
-        self.last_error: str | None = None
 
     def current(self) -> Grants:
         try:
@@ -125,14 +119,8 @@ class GrantFile:
         try:
             self._mtime = self.path.stat().st_mtime_ns
             self.grants = load_grants(self.path, self.toolsets)
-            self.last_error = None
         except (SettingsError, OSError) as exc:
-            self.last_error = str(exc)
-            import logging
-
-            logging.getLogger("close_mcp.policy").error(
-                "policy reload failed, keeping the previous grants: %s", exc
-            )
+            log.error("policy reload failed, keeping the previous grants: %s", exc)
 
 
 @dataclass

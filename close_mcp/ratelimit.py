@@ -89,7 +89,6 @@ class Bucket:
     unmetered: bool = False  # responses carry no RateLimit header: rely on 429s only
     probing: bool = False
     probe_done: anyio.Event = field(default_factory=anyio.Event)
-    pauses: int = 0
 
     def _wait_needed(self, now: float) -> float | None:
         """Seconds to wait before sending; ``None`` = wait for the probe in flight."""
@@ -151,7 +150,6 @@ class Bucket:
         self.paused_until = max(self.paused_until, now + seconds)
         self.remaining = 0
         self.window_end = max(self.window_end, now + seconds)
-        self.pauses += 1
         self._end_probe()
 
     def release_probe(self) -> None:

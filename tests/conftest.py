@@ -1,31 +1,48 @@
-"""Shared fixtures: a real sandbox on loopback and a real MCP client session against it."""
+"""Shared fixtures: real sandboxes on loopback and real MCP client sessions on the real server,
+built by the same app builder as the CLI (:mod:`close_mcp.app`).
+
+* ``sandbox``: a fresh sandbox per test (for tests that write);
+* ``shared_sandbox``: one sandbox for the whole run, for tests that only read;
+* :func:`connect`: an in-memory MCP session; :func:`session_on`: the same over any transport.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 
-from close_mcp.client import CloseClient, Credential
-from close_mcp.executor import Executor
+from close_mcp.app import Upstream, open_local_app
+from close_mcp.credentials import Credential
 from close_mcp.manifest import load_manifests
 from close_mcp.sandbox import RunningSandbox, SandboxConfig, run_sandbox
-from close_mcp.server import build_server
+from close_mcp.settings import Settings
 
 SPECS = load_manifests()
+TRANSPORTS = ("memory", "stdio", "streamable_http", "sse")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
 
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[RunningSandbox]:
+    async with run_sandbox(SandboxConfig()) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def shared_sandbox() -> AsyncIterator[RunningSandbox]:
+    """One sandbox for every read-only test of the run: never write to it."""
     async with run_sandbox(SandboxConfig()) as running:
         yield running
 
@@ -37,25 +54,59 @@ async def http(sandbox: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
         yield client
 
 
+def settings_for_tests(**overrides: Any) -> Settings:
+    """Settings as a user would set them, without reading this process's environment."""
+    return replace(Settings.load(environ={}), **overrides)
+
+
 @asynccontextmanager
 async def connect(
     sandbox: RunningSandbox,
     *,
     key: str | None = None,
-    output_budget: int = 20_000,
-    wait_budget: float = 60.0,
     policy: Any = None,
     audit: Any = None,
     elicitation_callback: Any = None,
-    **client_kw: Any,
+    output_budget: int | None = None,
+    wait_budget: float | None = None,
+    specs: Any = None,
+    **client_options: Any,
 ) -> AsyncIterator[Client]:
     """A real MCP client session (legacy JSON-RPC over memory streams) on a real server."""
-    executor = Executor(SPECS, output_budget=output_budget)
-    async with CloseClient(
-        Credential(key or sandbox.api_key), sandbox.base_url, wait_budget=wait_budget, **client_kw
-    ) as close:
-        server = build_server(SPECS, executor, lambda _ctx: nullcontext(close), policy=policy, audit=audit)
-        async with Client(server, mode="legacy", elicitation_callback=elicitation_callback) as client:
+    overrides = {"output_budget": output_budget, "wait_budget": wait_budget}
+    settings = settings_for_tests(sandbox=True, **{k: v for k, v in overrides.items() if v is not None})
+    upstream = Upstream(sandbox.base_url, Credential(key or sandbox.api_key))
+    async with (
+        open_local_app(
+            settings, upstream, specs=specs or SPECS, policy=policy, audit=audit, **client_options
+        ) as app,
+        Client(app.server, mode="legacy", elicitation_callback=elicitation_callback) as client,
+    ):
+        yield client
+
+
+@asynccontextmanager
+async def session_on(transport: str, sandbox: RunningSandbox) -> AsyncIterator[Client]:
+    """The same MCP session over ``memory``, ``stdio`` (a real ``close-mcp`` process),
+    ``streamable_http`` or ``sse`` (the real remote server on loopback)."""
+    if transport == "memory":
+        async with connect(sandbox) as client:
+            yield client
+    elif transport == "stdio":
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "close_mcp", "--api-base-url", sandbox.base_url, "--scope", "write_destructive"],
+            env={"PATH": os.environ.get("PATH", ""), "CLOSE_API_KEY": sandbox.api_key},
+        )
+        async with Client(params, mode="legacy") as client:
+            yield client
+    else:
+        from remote_helpers import remote_client, remote_server
+
+        async with (
+            remote_server(sandbox) as base,
+            remote_client(base, "sse" if transport == "sse" else "mcp") as client,
+        ):
             yield client
 
 
@@ -67,6 +118,13 @@ def mcp_connect(sandbox: RunningSandbox) -> Callable[..., AbstractAsyncContextMa
 @pytest.fixture
 async def mcp(sandbox: RunningSandbox) -> AsyncIterator[Client]:
     async with connect(sandbox) as client:
+        yield client
+
+
+@pytest.fixture
+async def mcp_shared(shared_sandbox: RunningSandbox) -> AsyncIterator[Client]:
+    """A session on the shared sandbox: for read-only tests."""
+    async with connect(shared_sandbox) as client:
         yield client
 
 

@@ -7,18 +7,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
-from conftest import SPECS
+from conftest import SPECS, settings_for_tests
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from close_mcp.client import Credential
-from close_mcp.client_pool import ClientPool
-from close_mcp.executor import Executor
-from close_mcp.remote import RemoteConfig, build_remote_app, pooled_client_provider
+from close_mcp.app import Upstream, open_remote_app
+from close_mcp.credentials import Credential
+from close_mcp.http_app import RemoteConfig
 from close_mcp.sandbox import RunningSandbox
-from close_mcp.server import build_server
-from close_mcp.serving import bind, serve_app_on
+from close_mcp.uvicorn_runner import bind, serve_app_on
 
 
 @asynccontextmanager
@@ -30,21 +28,18 @@ async def remote_server(
     audit: Any = None,
 ) -> AsyncIterator[str]:
     config = config or RemoteConfig()
-    if server_key and config.server_credential is None:
-        config.server_credential = Credential(sandbox.api_key)
     config.validate()
     sock = bind(config.host, 0)
     config.port = sock.getsockname()[1]
-    pool = ClientPool(sandbox.base_url)
-    server = build_server(
-        SPECS, Executor(SPECS), pooled_client_provider(pool, config), policy=policy, audit=audit
-    )
-    app = build_remote_app(server, config, len(SPECS))
+    upstream = Upstream(sandbox.base_url, Credential(sandbox.api_key) if server_key else None)
+    settings = settings_for_tests(sandbox=True)
     try:
-        async with serve_app_on(app, sock):
+        async with (
+            open_remote_app(settings, upstream, config, specs=SPECS, policy=policy, audit=audit) as remote,
+            serve_app_on(remote.asgi, sock),
+        ):
             yield f"http://127.0.0.1:{config.port}"
     finally:
-        await pool.aclose()
         sock.close()
 
 

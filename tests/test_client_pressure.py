@@ -9,7 +9,8 @@ import httpx2
 import pytest
 from conftest import connect, text_of
 
-from close_mcp.client import CloseClient, Credential, RetryPolicy
+from close_mcp.client import CloseClient, RetryPolicy
+from close_mcp.credentials import Credential
 from close_mcp.errors import RateLimitBudgetExceeded, RequestNotSent, ResponseLost
 from close_mcp.ratelimit import parse_ratelimit, reset_after_429
 from close_mcp.sandbox import FaultRule, SandboxConfig, run_sandbox
@@ -220,4 +221,7 @@ def test_a_429_naming_its_endpoint_group_merges_buckets():
     merged.pause(5)
     assert limiter.learn_group("k", "GET", "/task/", "grp1") is merged
     assert limiter.bucket("k", "GET", "/task/").paused_until == merged.paused_until
-    assert limiter.bucket("k", "GET", "/lead/1/") is merged and limiter.bucket("k", "POST", "/lead/") is not merged
+    assert (
+        limiter.bucket("k", "GET", "/lead/1/") is merged
+        and limiter.bucket("k", "POST", "/lead/") is not merged
+    )

@@ -14,19 +14,28 @@ import anyio
 import pytest
 from remote_helpers import remote_server
 
-from close_mcp.remote import RemoteConfig
+from close_mcp.http_app import RemoteConfig
 
-pytestmark = [pytest.mark.anyio,
-              pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
-                                 reason="Node.js is needed for the TypeScript client")]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(
+        shutil.which("node") is None or shutil.which("npm") is None,
+        reason="Node.js is needed for the TypeScript client",
+    ),
+]
 INTEROP = Path(__file__).parent / "interop"
 
 
 @pytest.fixture(scope="session")
 def ts_client() -> Path:
     if not (INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=INTEROP, check=True,
-                       timeout=300, capture_output=True)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=INTEROP,
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
     return INTEROP / "client.mjs"
 
 
@@ -39,15 +48,22 @@ def _check(summary: dict, sandbox) -> None:
 
 
 async def test_typescript_client_over_stdio(ts_client, sandbox):
-    env = {**os.environ, "CLOSE_API_KEY": sandbox.api_key, "CLOSE_API_BASE_URL": sandbox.base_url,
-           "CLOSE_MCP_SCOPE": "write_destructive"}
-    result = await anyio.run_process(["node", str(ts_client), "stdio", sys.executable, "-m", "close_mcp"], env=env,
-                                     check=False)
+    env = {
+        **os.environ,
+        "CLOSE_API_KEY": sandbox.api_key,
+        "CLOSE_API_BASE_URL": sandbox.base_url,
+        "CLOSE_MCP_SCOPE": "write_destructive",
+    }
+    result = await anyio.run_process(
+        ["node", str(ts_client), "stdio", sys.executable, "-m", "close_mcp"], env=env, check=False
+    )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     _check(json.loads(result.stdout.decode().strip().splitlines()[-1]), sandbox)
 
 
-@pytest.mark.parametrize("kind,path,stateless", [("http", "/mcp", False), ("http", "/mcp", True), ("sse", "/sse", False)])
+@pytest.mark.parametrize(
+    "kind,path,stateless", [("http", "/mcp", False), ("http", "/mcp", True), ("sse", "/sse", False)]
+)
 async def test_typescript_client_over_http(ts_client, sandbox, kind, path, stateless):
     async with remote_server(sandbox, RemoteConfig(stateless=stateless)) as base:
         result = await anyio.run_process(["node", str(ts_client), kind, base + path], check=False)

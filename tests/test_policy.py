@@ -16,10 +16,10 @@ from conftest import SPECS, connect, text_of
 from remote_helpers import remote_client, remote_server
 
 from close_mcp.audit import AuditLog
+from close_mcp.http_app import RemoteConfig, parse_tokens
 from close_mcp.policy import AccessPolicy, GrantFile, load_grants
-from close_mcp.remote import RemoteConfig, parse_tokens
 from close_mcp.sandbox import SandboxConfig, run_sandbox
-from close_mcp.settings import SettingsError
+from close_mcp.settings_error import SettingsError
 
 pytestmark = pytest.mark.anyio
 ACCESS = Counter(s.access for s in SPECS)
@@ -309,10 +309,15 @@ async def test_sighup_reloads_grants_in_a_running_server(sandbox, tmp_path):
     import anyio
     from remote_helpers import remote_client
 
-    from close_mcp.serving import bind, wait_until_serving
+    from close_mcp.uvicorn_runner import bind, wait_until_serving
 
-    line = subprocess.run([sys.executable, "-m", "close_mcp", "hash-token", "alice"], input=ALICE + "\n",
-                          capture_output=True, text=True, check=True).stdout
+    line = subprocess.run(
+        [sys.executable, "-m", "close_mcp", "hash-token", "alice"],
+        input=ALICE + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert line.startswith("alice sha256:") and ALICE not in line
     tokens = tmp_path / "tokens"
     tokens.write_text(line)
@@ -320,10 +325,28 @@ async def test_sighup_reloads_grants_in_a_running_server(sandbox, tmp_path):
     sock = bind()
     port = sock.getsockname()[1]
     sock.close()
-    env = {"PATH": os.environ["PATH"], "CLOSE_API_KEY": sandbox.api_key, "CLOSE_API_BASE_URL": sandbox.base_url,
-           "CLOSE_MCP_AUDIT_LOG": "off"}
-    proc = subprocess.Popen([sys.executable, "-m", "close_mcp", "serve", "--port", str(port), "--tokens-file",
-                             str(tokens), "--policy", str(policy)], env=env, stderr=subprocess.DEVNULL)
+    env = {
+        "PATH": os.environ["PATH"],
+        "CLOSE_API_KEY": sandbox.api_key,
+        "CLOSE_API_BASE_URL": sandbox.base_url,
+        "CLOSE_MCP_AUDIT_LOG": "off",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "close_mcp",
+            "serve",
+            "--port",
+            str(port),
+            "--tokens-file",
+            str(tokens),
+            "--policy",
+            str(policy),
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         await wait_until_serving(f"{base}/healthz")

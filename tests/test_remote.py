@@ -11,9 +11,9 @@ import pytest
 from conftest import SPECS, text_of
 from remote_helpers import remote_client, remote_server
 
-from close_mcp.remote import RemoteConfig, hash_token, parse_tokens
+from close_mcp.http_app import RemoteConfig, hash_token, parse_tokens
 from close_mcp.sandbox import SandboxConfig, run_sandbox
-from close_mcp.settings import SettingsError
+from close_mcp.settings_error import SettingsError
 
 pytestmark = pytest.mark.anyio
 TOKEN = "agent-token-0123456789abcdef"
@@ -148,8 +148,11 @@ async def test_modern_protocol_era_over_streamable_http(sandbox):
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    async with remote_server(sandbox) as base, _httpx.AsyncClient() as http, \
-            Client(streamable_http_client(f"{base}/mcp", http_client=http), mode="auto") as client:
+    async with (
+        remote_server(sandbox) as base,
+        _httpx.AsyncClient() as http,
+        Client(streamable_http_client(f"{base}/mcp", http_client=http), mode="auto") as client,
+    ):
         assert client.protocol_version != "2025-11-25"
         result = await client.call_tool("get_current_user", {})
         assert not result.is_error and result.structured_content["id"].startswith("user_")
@@ -158,14 +161,19 @@ async def test_modern_protocol_era_over_streamable_http(sandbox):
 async def test_idle_sessions_expire(sandbox):
     import anyio
 
-    async with remote_server(sandbox, RemoteConfig(session_idle_timeout=0.5)) as base, \
-            httpx2.AsyncClient(base_url=base) as http:
+    async with (
+        remote_server(sandbox, RemoteConfig(session_idle_timeout=0.5)) as base,
+        httpx2.AsyncClient(base_url=base) as http,
+    ):
         r = await http.post("/mcp", json=INIT, headers=ACCEPT)
         session = r.headers["mcp-session-id"]
         await anyio.sleep(1.5)
         ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
-        r = await http.post("/mcp", json=ping, headers={**ACCEPT, "mcp-session-id": session,
-                                                        "mcp-protocol-version": "2025-11-25"})
+        r = await http.post(
+            "/mcp",
+            json=ping,
+            headers={**ACCEPT, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"},
+        )
         assert r.status_code == 404
 
 
@@ -177,16 +185,24 @@ async def test_graceful_shutdown_lets_in_flight_calls_finish(sandbox):
     import anyio
 
     from close_mcp.sandbox import FaultRule
-    from close_mcp.serving import bind, wait_until_serving
+    from close_mcp.uvicorn_runner import bind, wait_until_serving
 
     sandbox.sandbox.faults.add(FaultRule("latency", path="/me/", delay=1.5))
     sock = bind()
     port = sock.getsockname()[1]
     sock.close()
-    env = {"PATH": os.environ["PATH"], "CLOSE_API_KEY": sandbox.api_key, "CLOSE_API_BASE_URL": sandbox.base_url,
-           "CLOSE_MCP_AUDIT_LOG": "off"}
-    proc = subprocess.Popen([sys.executable, "-m", "close_mcp", "serve", "--port", str(port)], env=env,
-                            stderr=subprocess.PIPE, text=True)
+    env = {
+        "PATH": os.environ["PATH"],
+        "CLOSE_API_KEY": sandbox.api_key,
+        "CLOSE_API_BASE_URL": sandbox.base_url,
+        "CLOSE_MCP_AUDIT_LOG": "off",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "close_mcp", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         await wait_until_serving(f"{base}/healthz")
@@ -211,7 +227,9 @@ async def test_graceful_shutdown_lets_in_flight_calls_finish(sandbox):
             teardown = group  # the client's session teardown cannot reach the server that has now stopped
         else:
             teardown = None
-        assert results and not isinstance(results[0], BaseException), f"the in-flight call was cut: {results!r} {teardown!r}"
+        assert results and not isinstance(results[0], BaseException), (
+            f"the in-flight call was cut: {results!r} {teardown!r}"
+        )
         assert not results[0].is_error
         assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
     finally:

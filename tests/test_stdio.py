@@ -58,9 +58,25 @@ def test_tools_command_prints_the_table():
 
 
 def test_sandbox_cli_prints_its_url_and_configured_keys():
-    proc = subprocess.Popen([sys.executable, "-m", "close_mcp", "sandbox", "--port", "0", "--leads", "5",
-                             "--api-key", "key_alpha_0001", "--api-key", "key_beta_0002"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "close_mcp",
+            "sandbox",
+            "--port",
+            "0",
+            "--leads",
+            "5",
+            "--api-key",
+            "key_alpha_0001",
+            "--api-key",
+            "key_beta_0002",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().split()[-1]
         keys = proc.stdout.readline()

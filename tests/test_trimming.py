@@ -164,5 +164,7 @@ async def test_get_tools_shorten_long_text_and_full_fields_returns_it(sandbox, m
     lead["description"] = "word " * 1000
     got = (await mcp.call_tool("get_lead", {"lead_id": lead["id"]})).structured_content
     assert "excerpt of 5000 chars" in got["description"] and "full_fields" in got["notice"]
-    full = (await mcp.call_tool("get_lead", {"lead_id": lead["id"], "full_fields": ["description"]})).structured_content
+    full = (
+        await mcp.call_tool("get_lead", {"lead_id": lead["id"], "full_fields": ["description"]})
+    ).structured_content
     assert full["description"] == lead["description"] and "notice" not in full

@@ -21,7 +21,7 @@ from close_mcp.sandbox.app import API_PREFIX, Sandbox, SandboxConfig
 from close_mcp.sandbox.faults import DropConnection
 from close_mcp.sandbox.ids import IdFactory
 from close_mcp.sandbox.store import OrgStore
-from close_mcp.serving import bind, serve_app_on
+from close_mcp.uvicorn_runner import bind, serve_app_on
 
 
 class _HideDroppedConnections(logging.Filter):

@@ -1,4 +1,4 @@
-"""The remote server: streamable HTTP (``/mcp``) and legacy HTTP+SSE (``/sse`` + ``/messages/``)
+"""The remote server's HTTP app: streamable HTTP (``/mcp``) and legacy HTTP+SSE (``/sse`` + ``/messages/``)
 from one Starlette app on uvicorn, behind bearer tokens, Host/Origin checks and a body limit.
 
 Close credentials are either one server-wide key, or sent by each client in the
@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,10 +31,11 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from close_mcp import __version__
-from close_mcp.arguments import ToolInputError
-from close_mcp.client import CloseClient, Credential
+from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
-from close_mcp.settings import SettingsError
+from close_mcp.credentials import Credential, MissingCredential
+from close_mcp.settings import Settings
+from close_mcp.settings_error import SettingsError
 
 Transport = Literal["http", "sse", "streamable-http"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -101,6 +103,26 @@ class RemoteConfig:
     server_credential: Credential | None = None
     allow_client_credentials: bool = True
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RemoteConfig:
+        transport = settings.transport
+        if transport == "stdio":
+            raise SettingsError("the stdio transport has no HTTP server configuration")
+        config = cls(
+            host=settings.host,
+            port=settings.port,
+            transport=transport,
+            stateless=settings.stateless,
+            tokens=parse_tokens(settings.auth_tokens, settings.tokens_file),
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=settings.allowed_origins,
+            max_body_bytes=settings.max_body,
+            session_idle_timeout=settings.session_timeout,
+            allow_client_credentials=settings.client_keys,
+        )
+        config.validate()  # refuse unsafe exposure before anything starts
+        return config
+
     def validate(self) -> None:
         if self.host not in LOOPBACK and not self.tokens:
             raise SettingsError(
@@ -131,13 +153,17 @@ def credential_from_headers(headers: Any, config: RemoteConfig) -> Credential:
             return Credential(headers[TOKEN_HEADER].strip(), "oauth")
     if config.server_credential is not None:
         return config.server_credential
-    raise ToolInputError(
+    raise MissingCredential(
         "No Close credential for this call: send your Close API key in the Close-API-Key header "
         "(or an OAuth token in Close-Access-Token), or ask the operator to set CLOSE_API_KEY."
     )
 
 
-def pooled_client_provider(pool: ClientPool, config: RemoteConfig):  # noqa: ANN201
+def pooled_client_provider(
+    pool: ClientPool, config: RemoteConfig
+) -> Callable[[ServerRequestContext[Any, Any]], AbstractAsyncContextManager[CloseClient]]:
+    """Each call leases the client of the credential its request carries (or the server's)."""
+
     @asynccontextmanager
     async def client_for(ctx: ServerRequestContext[Any, Any]) -> AsyncIterator[CloseClient]:
         request = ctx.request if isinstance(ctx.request, Request) else None
@@ -180,7 +206,7 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
     verifier = StaticTokenVerifier(config.tokens) if config.tokens else None
     base = f"http://{config.host}:{config.port}"
     auth = (
-        AuthSettings(issuer_url=base, resource_server_url=None, required_scopes=["close"])
+        AuthSettings(issuer_url=AnyHttpUrl(base), resource_server_url=None, required_scopes=["close"])
         if verifier
         else None
     )

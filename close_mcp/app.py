@@ -1,0 +1,163 @@
+"""The one app builder, used by the CLI, the tests and the bench alike:
+settings → specs → policy and audit → client provider → handlers → MCP server (→ HTTP app).
+
+* :func:`open_upstream` – where Close is: the configured API, or an embedded sandbox;
+* :func:`open_local_app` – one credential, one shared client (stdio, and in-memory sessions);
+* :func:`open_remote_app` – a client per credential and the streamable HTTP + SSE app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server import Server
+from starlette.types import ASGIApp
+
+from close_mcp.audit import AuditLog
+from close_mcp.client import CloseClient
+from close_mcp.client_pool import ClientPool
+from close_mcp.credentials import Credential
+from close_mcp.executor import Executor
+from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider
+from close_mcp.manifest import ToolSpec, load_manifests
+from close_mcp.mcp_server import build_server
+from close_mcp.policy import AccessPolicy, GrantFile, check_toolsets
+from close_mcp.settings import Settings
+from close_mcp.settings_error import SettingsError
+from close_mcp.tool_handlers import CallTool, CallTracker, ClientProvider, ListTools, ToolCatalog
+
+log = logging.getLogger("close_mcp")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where Close is, and the server-wide credential (``None``: each remote client sends its own)."""
+
+    base_url: str
+    credential: Credential | None
+
+
+@dataclass
+class App:
+    settings: Settings
+    specs: list[ToolSpec]
+    policy: AccessPolicy
+    audit: AuditLog | None
+    executor: Executor
+    tracker: CallTracker
+    server: Server[Any]
+
+
+@dataclass
+class RemoteApp:
+    app: App
+    asgi: ASGIApp
+    config: RemoteConfig
+    pool: ClientPool
+
+
+def load_specs(settings: Settings) -> list[ToolSpec]:
+    """The shipped manifests plus the operator's own (``CLOSE_MCP_EXTRA_MANIFESTS``)."""
+    return load_manifests(*settings.extra_manifests)
+
+
+def build_policy(settings: Settings, specs: Sequence[ToolSpec]) -> AccessPolicy:
+    """Scope, toolsets and grants; a bad one is a one-line start-up error."""
+    grants = GrantFile(settings.policy, {s.toolset for s in specs}) if settings.policy else None
+    toolsets = check_toolsets(settings.toolsets, list(specs))
+    return AccessPolicy(scope=settings.effective_scope, toolsets=toolsets, grants=grants)
+
+
+def open_audit(settings: Settings, default: str | None) -> AuditLog | None:
+    path = settings.audit_path(default)
+    return AuditLog(path, fsync=settings.audit_fsync) if path else None
+
+
+@asynccontextmanager
+async def open_upstream(settings: Settings) -> AsyncIterator[Upstream]:
+    """The configured Close API, or (``--sandbox``) an embedded sandbox on a free loopback port."""
+    if not settings.sandbox:
+        yield Upstream(settings.base_url, settings.credential())
+        return
+    from close_mcp.sandbox import run_sandbox  # only the sandbox user pays for importing it
+
+    async with run_sandbox() as running:
+        log.warning(
+            "close-mcp: serving the Close sandbox at %s (demo data, no real Close account)", running.base_url
+        )
+        yield Upstream(running.base_url, Credential(running.api_key))
+
+
+def assemble(
+    settings: Settings,
+    client_for: ClientProvider,
+    *,
+    specs: Sequence[ToolSpec] | None = None,
+    policy: AccessPolicy | None = None,
+    audit: AuditLog | None = None,
+) -> App:
+    """Wire the server from its parts; no I/O."""
+    specs = list(specs) if specs is not None else load_specs(settings)
+    policy = policy if policy is not None else build_policy(settings, specs)
+    catalog = ToolCatalog(specs)
+    executor = Executor(output_budget=settings.output_budget)
+    tracker = CallTracker()
+    server = build_server(
+        ListTools(catalog, policy), CallTool(catalog, executor, client_for, policy, audit, tracker)
+    )
+    return App(settings, specs, policy, audit, executor, tracker, server)
+
+
+@asynccontextmanager
+async def open_local_app(
+    settings: Settings,
+    upstream: Upstream,
+    *,
+    specs: Sequence[ToolSpec] | None = None,
+    policy: AccessPolicy | None = None,
+    audit: AuditLog | None = None,
+    **client_options: Any,
+) -> AsyncIterator[App]:
+    """One credential, one shared client for every call (stdio; in-memory sessions in tests)."""
+    if upstream.credential is None:
+        settings.require_credential()  # raises the one-line error
+    assert upstream.credential is not None
+    async with CloseClient(
+        upstream.credential,
+        upstream.base_url,
+        wait_budget=settings.wait_budget,
+        timeout=settings.http_timeout,
+        **client_options,
+    ) as client:
+        yield assemble(settings, lambda _ctx: nullcontext(client), specs=specs, policy=policy, audit=audit)
+
+
+@asynccontextmanager
+async def open_remote_app(
+    settings: Settings,
+    upstream: Upstream,
+    config: RemoteConfig,
+    *,
+    specs: Sequence[ToolSpec] | None = None,
+    policy: AccessPolicy | None = None,
+    audit: AuditLog | None = None,
+) -> AsyncIterator[RemoteApp]:
+    """A pooled client per Close credential, the MCP server, and its HTTP app."""
+    if config.server_credential is None:
+        config.server_credential = upstream.credential
+    if config.server_credential is None and not config.allow_client_credentials:
+        raise SettingsError(
+            "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
+        )
+    pool = ClientPool(upstream.base_url, wait_budget=settings.wait_budget, timeout=settings.http_timeout)
+    try:
+        app = assemble(
+            settings, pooled_client_provider(pool, config), specs=specs, policy=policy, audit=audit
+        )
+        yield RemoteApp(app, build_remote_app(app.server, config, len(app.specs)), config, pool)
+    finally:
+        await pool.aclose()

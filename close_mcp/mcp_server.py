@@ -1,0 +1,30 @@
+"""The MCP server generated from the manifests, on the SDK's low-level ``Server``: wiring only.
+
+The handlers live in :mod:`close_mcp.tool_handlers`; :mod:`close_mcp.app` decides what they get.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import Server
+
+from close_mcp import __version__
+from close_mcp.tool_handlers import CallTool, ListTools
+
+INSTRUCTIONS = (
+    "Tools for one Close CRM organization. Find records with list_leads (query searches names, contacts, "
+    "emails, phones) before creating, to avoid duplicates. Money values are integer cents. List results are "
+    "trimmed to fit your context: follow next_cursor to continue. Deletes and merges are irreversible."
+)
+
+
+def build_server(list_tools: ListTools, call_tool: CallTool) -> Server[Any]:
+    return Server(
+        "close-mcp",
+        version=__version__,
+        title="Close CRM",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )

@@ -1,0 +1,209 @@
+"""The MCP request handlers, as named units with their dependencies passed in.
+
+A call goes: policy (toolsets, scope, the agent's grants) → the executor's plan (argument
+validation) → dry run, or confirmation of a destructive call → the executor → one audit line.
+Tool failures are ``isError`` results that tell the agent what to do; only bugs are logged as
+exceptions, and even they reach the client as a generic tool error, never as leaked text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import mcp.types as types
+from mcp.server import ServerRequestContext
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.shared.exceptions import MCPError
+
+from close_mcp.arguments import ToolInputError
+from close_mcp.audit import AuditLog, close_ids
+from close_mcp.client import CloseClient
+from close_mcp.confirm import confirm
+from close_mcp.credentials import MissingCredential
+from close_mcp.errors import APIStatusError, CallContext, CloseError, agent_message
+from close_mcp.executor import Executor
+from close_mcp.manifest import ToolSpec
+from close_mcp.plan import RequestPlan
+from close_mcp.policy import AccessPolicy
+from close_mcp.trim import render
+
+log = logging.getLogger("close_mcp.tool_handlers")
+Context = ServerRequestContext[Any, Any]
+# Leases the Close client for one call (stdio: the one shared client; remote: one per credential).
+ClientProvider = Callable[[Context], AbstractAsyncContextManager[CloseClient]]
+
+
+def error_result(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
+
+def ok_result(structured: dict[str, Any], text: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)], structured_content=structured
+    )
+
+
+def current_agent(ctx: Context) -> str:
+    """Who is calling: the bearer token's agent on the remote server, ``local`` over stdio."""
+    token = get_access_token()
+    if token is not None and token.client_id:
+        return token.client_id
+    return "local" if ctx.request is None else "anonymous"
+
+
+class ToolCatalog:
+    """The tools this server has, by name, with their ``tools/list`` form built once."""
+
+    def __init__(self, specs: Sequence[ToolSpec]) -> None:
+        self.specs = list(specs)
+        self.by_name = {s.name: s for s in self.specs}
+        self.wire = {s.name: types.Tool.model_validate(s.wire_tool()) for s in self.specs}
+
+
+class CallTracker:
+    """Counts tool calls in flight, so a shutdown can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        if self.active == 0:
+            self._idle = anyio.Event()
+        self.active += 1
+
+    def exit(self) -> None:
+        self.active -= 1
+        if self.active == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+
+@dataclass
+class CallOutcome:
+    result: types.CallToolResult
+    label: str  # the audit outcome: ok, dry_run, refused, invalid, not_confirmed, error:<status>
+    id_sources: tuple[Any, ...] = ()  # scanned for Close IDs only when an audit log is written
+
+
+class ListTools:
+    """``tools/list``: the tools the policy exposes to the calling agent."""
+
+    def __init__(self, catalog: ToolCatalog, policy: AccessPolicy) -> None:
+        self.catalog, self.policy = catalog, policy
+
+    async def __call__(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        agent = current_agent(ctx)
+        return types.ListToolsResult(
+            tools=[self.catalog.wire[s.name] for s in self.catalog.specs if self.policy.visible_to(s, agent)]
+        )
+
+
+class CallTool:
+    """``tools/call``: one tool call from policy to audit."""
+
+    def __init__(
+        self,
+        catalog: ToolCatalog,
+        executor: Executor,
+        client_for: ClientProvider,
+        policy: AccessPolicy,
+        audit: AuditLog | None = None,
+        tracker: CallTracker | None = None,
+    ) -> None:
+        self.catalog, self.executor, self.client_for = catalog, executor, client_for
+        self.policy, self.audit = policy, audit
+        self.tracker = tracker or CallTracker()
+
+    async def __call__(self, ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        spec = self.catalog.by_name.get(params.name)
+        if spec is None:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
+        args = dict(params.arguments or {})
+        agent = current_agent(ctx)
+        started = time.monotonic()
+        self.tracker.enter()
+        try:
+            outcome = await self.run(ctx, spec, args, agent)
+        except Exception:
+            log.exception("tool %s failed", spec.name)
+            outcome = CallOutcome(
+                error_result(f"Internal error in close-mcp while running {spec.name}; see the server log."),
+                "error:internal",
+            )
+        finally:
+            self.tracker.exit()
+        if self.audit is not None:
+            self._record(spec, args, agent, outcome, started)
+        return outcome.result
+
+    async def run(self, ctx: Context, spec: ToolSpec, args: dict[str, Any], agent: str) -> CallOutcome:
+        refusal = self.policy.refusal(spec, agent)
+        if refusal:
+            return CallOutcome(error_result(refusal), "refused", (args,))
+        try:
+            plan = self.executor.plan(spec, args)
+        except ToolInputError as exc:
+            return CallOutcome(error_result(str(exc)), "invalid")
+        try:
+            async with self.client_for(ctx) as client:
+                return await self._send(ctx, spec, args, plan, client)
+        except MissingCredential as exc:
+            return CallOutcome(error_result(str(exc)), "no_credential")
+        except ToolInputError as exc:  # e.g. a cursor issued for another tool or key
+            return CallOutcome(error_result(str(exc)), "invalid")
+        except CloseError as exc:
+            message = agent_message(exc, CallContext(spec.name, plan.ids, spec.lookup_hint))
+            status = (
+                f"error:{exc.status}" if isinstance(exc, APIStatusError) else f"error:{type(exc).__name__}"
+            )
+            return CallOutcome(error_result(message), status, (args,))
+
+    async def _send(
+        self, ctx: Context, spec: ToolSpec, args: dict[str, Any], plan: RequestPlan, client: CloseClient
+    ) -> CallOutcome:
+        if args.get("dry_run"):
+            shown = {"dry_run": True, "request": plan.wire(client.base_url)}
+            return CallOutcome(ok_result(shown, render(shown)), "dry_run", (args,))
+        if spec.access == "destructive":
+            summary = await self.executor.preview(spec, plan, client)
+            problem = await confirm(ctx, spec, args, summary)
+            if problem:
+                return CallOutcome(error_result(problem), "not_confirmed", (args,))
+        waited = 0.0
+
+        async def on_wait(seconds: float) -> None:
+            nonlocal waited
+            waited += seconds
+            await ctx.session.report_progress(waited, None, f"Close rate limit: waiting {seconds:.1f} s")
+
+        output = await self.executor.call(spec, args, plan, client, on_wait)
+        return CallOutcome(ok_result(output.structured, output.text), "ok", (args, output.structured))
+
+    def _record(
+        self, spec: ToolSpec, args: dict[str, Any], agent: str, outcome: CallOutcome, started: float
+    ) -> None:
+        assert self.audit is not None
+        first = outcome.result.content[0] if outcome.result.content else None
+        detail = first.text if outcome.result.is_error and isinstance(first, types.TextContent) else None
+        self.audit.write(
+            agent=agent,
+            tool=spec.name,
+            access=spec.access,
+            arguments=args,
+            outcome=outcome.label,
+            duration_ms=(time.monotonic() - started) * 1000,
+            ids=close_ids(*outcome.id_sources),
+            detail=detail,
+        )
