@@ -14,11 +14,18 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp.types as types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from close_mcp.sandbox import SandboxConfig, run_sandbox
 from close_mcp.uvicorn_runner import bind, wait_until_serving
+
+
+def text_of(result: Any) -> str:
+    """The text content of a tool result."""
+    first = result.content[0]
+    return first.text if isinstance(first, types.TextContent) else ""
 
 
 async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
@@ -58,7 +65,7 @@ async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
                             result = await client.call_tool(name, args)
                             latencies.append(time.perf_counter() - started)
                             if result.is_error:
-                                failures.append(f"{name}: {result.content[0].text[:120]}")
+                                failures.append(f"{name}: {text_of(result)[:120]}")
                             elif name == "create_note":
                                 acked.append(text)
 

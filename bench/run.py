@@ -23,7 +23,7 @@ import anyio
 import httpx2
 from mcp import Client
 
-from bench.remote_load import remote_load
+from bench.remote_load import remote_load, text_of
 from bench.stdio_rpc import StdioPeer
 from close_mcp.app import Upstream, open_local_app
 from close_mcp.client import CloseClient
@@ -318,7 +318,7 @@ async def bench_context() -> None:
             for tool, path, args, params in cases:
                 raw = (await http.get(path, params=params)).text
                 result = await client.call_tool(tool, args)
-                out = result.content[0].text
+                out = text_of(result)
                 if "items" in (result.structured_content or {}):
                     raw_items = json.loads(raw)["data"]
                     kept = {i["id"] for i in result.structured_content["items"]}

@@ -33,7 +33,8 @@ def _describe(error: jsonschema.ValidationError, spec: ToolSpec) -> str:
         return f"missing required argument `{'.'.join([*path, missing])}`"
     if error.validator == "additionalProperties" and not path:
         allowed = ", ".join(sorted(spec.input_schema["properties"]))
-        extra = sorted(set(error.instance) - set(spec.input_schema["properties"]))
+        given = error.instance if isinstance(error.instance, dict) else {}
+        extra = sorted(set(given) - set(spec.input_schema["properties"]))
         return f"unknown argument(s) {', '.join(f'`{e}`' for e in extra)}; valid arguments: {allowed}"
     if error.validator == "dependentRequired":
         return f"{error.message}: Close ignores this filter without it"

@@ -65,7 +65,7 @@ class APIStatusError(CloseError):
             if isinstance(err, str):
                 return err
             if isinstance(err, dict) and isinstance(err.get("message"), str):
-                return err["message"]
+                return str(err["message"])
             if body.get("errors"):
                 return "; ".join(map(str, body["errors"]))
         return ""

@@ -69,7 +69,7 @@ def endpoint_group_of(body: Any) -> str | None:
     if isinstance(body, dict):
         for holder in (body, body.get("error")):
             if isinstance(holder, dict) and isinstance(holder.get("rate_endpoint_group"), str):
-                return holder["rate_endpoint_group"]
+                return str(holder["rate_endpoint_group"])
     return None
 
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 import uvicorn
+from starlette.types import ASGIApp
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -24,7 +25,7 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 @asynccontextmanager
 async def serve_app_on(
-    app: object, sock: socket.socket, log_level: str = "warning", graceful_seconds: float = 2
+    app: ASGIApp, sock: socket.socket, log_level: str = "warning", graceful_seconds: int = 2
 ) -> AsyncIterator[uvicorn.Server]:
     """Run an ASGI app on an already bound socket until the block exits."""
     config = uvicorn.Config(

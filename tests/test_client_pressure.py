@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import anyio
 import httpx2
 import pytest
@@ -55,14 +53,13 @@ async def test_50_concurrent_calls_under_a_5_per_second_limit():
         async def one(i: int) -> None:
             results.append(await client.call_tool("get_current_user", {}))
 
-        started = time.monotonic()
         async with anyio.create_task_group() as tg:
             for i in range(50):
                 tg.start_soon(one, i)
-        elapsed = time.monotonic() - started
         assert len(results) == 50 and not any(r.is_error for r in results)
+        # The sandbox enforces 5/s: had the client not paced the 50 calls, most would have drawn a 429.
         assert sb.sandbox.stats.served_429 <= 2, sb.sandbox.stats.served_429
-        assert elapsed >= 8  # 50 requests at 5/s cannot be faster: the limiter paced them
+        assert sb.sandbox.stats.count("GET", "/me/") == 50 + sb.sandbox.stats.served_429
 
 
 async def test_forced_429_with_reset_2_waits_then_succeeds(sandbox, mcp):
@@ -72,11 +69,11 @@ async def test_forced_429_with_reset_2_waits_then_succeeds(sandbox, mcp):
     async def on_progress(p: float, total: float | None, message: str | None) -> None:
         progress.append(p)
 
-    started = time.monotonic()
     result = await mcp.call_tool("get_current_user", {}, progress_callback=on_progress)
-    elapsed = time.monotonic() - started
-    assert not result.is_error and 1.9 <= elapsed < 4
+    assert not result.is_error
     assert progress, "a rate-limit wait reports progress when the client sent a progress token"
+    assert progress[-1] == pytest.approx(2, abs=0.1)  # it waited the reset the 429 named, once
+    assert sandbox.sandbox.stats.count("GET", "/me/") == 2  # the 429, then the retry
 
 
 async def test_legacy_body_only_429_is_honoured():
@@ -89,18 +86,22 @@ async def test_legacy_body_only_429_is_honoured():
                 body={"error": {"message": "slow down", "rate_reset": "1.2", "rate_endpoint_group": "abc"}},
             )
         )
+        waits: list[float] = []
+
+        async def on_wait(seconds: float) -> None:
+            waits.append(seconds)
+
         async with CloseClient(Credential(sb.api_key), sb.base_url) as client:
-            started = time.monotonic()
-            await client.request("GET", "/me/")
-            assert 1.15 <= time.monotonic() - started < 3
+            await client.request("GET", "/me/", on_wait=on_wait)
+        assert waits and waits[0] == pytest.approx(1.2, abs=0.05)  # the legacy body's rate_reset
+        assert sb.sandbox.stats.count("GET", "/me/") == 2
 
 
 async def test_budget_shorter_than_reset_fails_at_once(sandbox):
     sandbox.sandbox.faults.add(FaultRule("rate_limit", path="/me/", reset=30))
     async with connect(sandbox, wait_budget=5) as client:
-        started = time.monotonic()
         result = await client.call_tool("get_current_user", {})
-        assert time.monotonic() - started < 1.5
+    assert sandbox.sandbox.stats.count("GET", "/me/") == 1  # the 429 only: no retry was attempted
     assert result.is_error and "wait 30.0 s" in text_of(result) and "5 s wait budget" in text_of(result)
 
 
@@ -186,10 +187,9 @@ async def test_connection_refused_is_request_not_sent():
 
 async def test_cancellation_stops_waiting_and_in_flight_requests(sandbox, mcp):
     sandbox.sandbox.faults.add(FaultRule("latency", path="/me/", delay=5))
-    started = time.monotonic()
-    with anyio.move_on_after(0.3) as scope:
+    with anyio.fail_after(3), anyio.move_on_after(0.3) as scope:  # a 5 s stall, cancelled at 0.3 s
         await mcp.call_tool("get_current_user", {})
-    assert scope.cancelled_caught and time.monotonic() - started < 1
+    assert scope.cancelled_caught
     sandbox.sandbox.faults.clear()
     sandbox.sandbox.faults.add(FaultRule("rate_limit", path="/lead/", reset=10))
     with anyio.move_on_after(0.3) as scope:
@@ -203,10 +203,9 @@ async def test_budget_error_for_waiters_behind_a_long_pause(sandbox):
     async with CloseClient(Credential(sandbox.api_key), sandbox.base_url, wait_budget=2) as client:
         with pytest.raises(RateLimitBudgetExceeded):
             await client.request("GET", "/lead/")
-        started = time.monotonic()
         with pytest.raises(RateLimitBudgetExceeded) as err:
             await client.request("GET", "/lead/")  # the shared pause is known: no request is spent
-        assert time.monotonic() - started < 0.5 and err.value.wait_seconds > 15
+        assert err.value.wait_seconds > 15
     assert sandbox.sandbox.stats.count("GET", "/lead/") == 1
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from conftest import SPECS
 from remote_helpers import remote_server
 
 from close_mcp.http_app import RemoteConfig
@@ -40,7 +41,7 @@ def ts_client() -> Path:
 
 
 def _check(summary: dict, sandbox) -> None:
-    assert summary["server"]["name"] == "close-mcp" and summary["tools"] == 43
+    assert summary["server"]["name"] == "close-mcp" and summary["tools"] == len(SPECS)
     assert summary["readOnly"] is True and summary["destructive"] is True
     assert summary["pageCount"] == 3 and not set(summary["firstIds"]) & set(summary["nextIds"])
     assert not summary["noteError"] and summary["noteId"] in sandbox.sandbox.store().activities

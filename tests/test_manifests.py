@@ -14,6 +14,7 @@ from conftest import SPECS
 from close_mcp.manifest import ManifestError, load_manifests, manifest_dir
 from close_mcp.tool_table import README_BEGIN, README_END, markdown_table
 
+pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = Path(__file__).parent / "__toolsnaps__" / "tools.json"
 VERB_NOUN = re.compile(r"^(list|get|create|update|delete|merge|bulk_update|log)_[a-z_]+$")
@@ -91,7 +92,7 @@ def _copy_manifests(tmp_path: Path) -> Path:
 def _load_errors(directory: Path) -> str:
     """Loading must fail; the text lists every problem found."""
     with pytest.raises(ManifestError) as err:
-        load_manifests(directory)
+        load_manifests(directory, shipped=False)
     return str(err.value)
 
 
@@ -134,3 +135,66 @@ def test_tools_list_snapshot():
         SNAPSHOT.write_text(current)
     assert SNAPSHOT.exists(), "missing snapshot; run UPDATE_TOOLSNAPS=1 pytest tests/test_manifests.py"
     assert SNAPSHOT.read_text() == current, "tools changed; review, then UPDATE_TOOLSNAPS=1 pytest"
+
+
+NOTE_MANIFEST = {
+    "$schema": "./manifest.schema.json",
+    "schema_version": 1,
+    "toolset": "notes_extra",
+    "title": "Notes (an operator's own manifest)",
+    "description": "Read one note activity by its ID, declared outside the shipped manifests.",
+    "tools": [
+        {
+            "name": "get_note",
+            "title": "Get a note",
+            "description": "Fetch one note activity by ID, with its text, author and lead. Use list_activities "
+            "to find note IDs.",
+            "method": "GET",
+            "path": "/activity/note/{note_id}/",
+            "access": "read",
+            "pagination": "none",
+            "arguments": {
+                "note_id": {
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^acti_[A-Za-z0-9]+$", "maxLength": 80},
+                }
+            },
+        }
+    ],
+}
+
+
+async def test_a_read_endpoint_the_sandbox_serves_needs_only_a_manifest(tmp_path, shared_sandbox):
+    """No Python: a manifest in an extra folder becomes a working, validated, policy-checked tool."""
+    from conftest import connect, settings_for_tests, text_of
+
+    from close_mcp.app import load_specs
+
+    (tmp_path / "notes_extra.json").write_text(json.dumps(NOTE_MANIFEST))
+    specs = load_specs(settings_for_tests(extra_manifests=[tmp_path]))
+    assert len(specs) == len(SPECS) + 1
+    note = next(a for a in shared_sandbox.sandbox.store().activities.values() if a["_type"] == "Note")
+    async with connect(shared_sandbox, specs=specs) as client:
+        tool = next(t for t in (await client.list_tools()).tools if t.name == "get_note")
+        assert tool.annotations.read_only_hint is True and "fields" in tool.input_schema["properties"]
+        got = await client.call_tool("get_note", {"note_id": note["id"]})
+        assert not got.is_error and got.structured_content["id"] == note["id"]
+        assert got.structured_content["note"].startswith(note["note"][:50])
+        bad = await client.call_tool("get_note", {"note_id": "lead_x"})
+        assert bad.is_error and "note_id" in text_of(bad) and "acti_" in text_of(bad)
+
+
+def test_extra_manifests_flag_adds_tools_to_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "notes_extra.json").write_text(json.dumps(NOTE_MANIFEST))
+    out = subprocess.run(
+        [sys.executable, "-m", "close_mcp", "tools", "--extra-manifests", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    ).stdout
+    assert "get_note" in out and "/activity/note/{note_id}/" in out
