@@ -81,7 +81,9 @@ def _project_at(node: Any, path: list[str], keep: set[str]) -> None:
 
 def minimal(item: dict[str, Any]) -> dict[str, Any]:
     """Last resort for one object larger than the whole budget: its identity and a pointer."""
-    keep: dict[str, Any] = {k: item[k] for k in ("id", "name", "display_name", "_type", "lead_id") if k in item}
+    keep: dict[str, Any] = {
+        k: item[k] for k in ("id", "name", "display_name", "_type", "lead_id") if k in item
+    }
     keep["_trimmed"] = "object too large for the output budget; fetch it with its get tool and `fields`"
     return keep
 
