@@ -60,7 +60,7 @@ class ToolSpec:
     access: Access
     pagination: str
     bindings: dict[str, Binding]
-    input_schema: dict[str, Any]
+    input_schema: dict[str, Any]  # what arguments are validated against: every bound
     annotations: dict[str, Any]
     max_limit: int = 100
     default_fields: tuple[str, ...] = ()
@@ -68,7 +68,7 @@ class ToolSpec:
     require_one_of: tuple[tuple[str, ...], ...] = ()
     lookup_hint: str | None = None
     preview: PreviewSpec | None = None
-    output_schema: dict[str, Any] | None = None
+    wire_schema: dict[str, Any] = field(default_factory=dict)  # what tools/list advertises
 
     @property
     def is_list(self) -> bool:
@@ -85,24 +85,39 @@ class ToolSpec:
             "name": self.name,
             "title": self.title,
             "description": self.description,
-            "inputSchema": self.input_schema,
+            "inputSchema": self.wire_schema or self.input_schema,
             "annotations": self.annotations,
         }
-        if self.output_schema:
-            tool["outputSchema"] = self.output_schema
         return tool
 
 
-LIST_OUTPUT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["items", "count", "has_more"],
-    "properties": {
-        "items": {"type": "array"},
-        "count": {"type": "integer"},
-        "has_more": {"type": "boolean"},
-        "next_cursor": {"type": ["string", "null"]},
-    },
-}
+# Keywords only the validator needs: hosts and models gain nothing from them in tools/list, where
+# every byte is repeated per tool. Arguments are still checked against them before anything is sent.
+_VALIDATION_ONLY = frozenset(
+    {"pattern", "maxLength", "minLength", "maxItems", "format", "uniqueItems", "examples"}
+)
+
+
+def wire_schema(node: Any, top: bool = True) -> Any:
+    """The advertised form of an input schema: validation-only keywords and nested
+    ``additionalProperties: false`` dropped, ``minimum: 1`` (obvious for counts) dropped."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _VALIDATION_ONLY or (key == "minimum" and value == 1):
+                continue
+            if key == "additionalProperties" and value is False and not top:
+                continue
+            if key in ("properties", "dependentRequired") and isinstance(value, dict):
+                out[key] = {k: wire_schema(v, False) for k, v in value.items()}
+            else:
+                shown = wire_schema(value, False)
+                if shown != {}:  # e.g. propertyNames left with nothing but a pattern
+                    out[key] = shown
+        return out
+    if isinstance(node, list):
+        return [wire_schema(v, False) for v in node]
+    return node
 
 
 def manifest_dir() -> Path:
@@ -164,12 +179,8 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
     if entry.get("dependent_required"):
         schema["dependentRequired"] = entry["dependent_required"]
     description = entry["description"]
-    if entry.get("webhook_events"):
-        description += f" Fires: {', '.join(entry['webhook_events'])}."
     if entry["access"] == "destructive":
-        description += (
-            " Needs the user's confirmation (the client asks, or pass confirm: true once they agreed)."
-        )
+        description += " Irreversible: needs the user's confirmation."
     return ToolSpec(
         name=entry["name"],
         title=entry["title"],
@@ -188,7 +199,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         require_one_of=tuple(tuple(g) for g in entry.get("require_one_of", ())),
         lookup_hint=entry.get("lookup_hint"),
         preview=_preview(entry.get("confirm_preview")),
-        output_schema=LIST_OUTPUT_SCHEMA if entry["pagination"] != "none" else None,
+        wire_schema=wire_schema(schema),
     )
 
 

@@ -10,12 +10,15 @@ from typing import Any
 from mcp.server import Server
 
 from close_mcp import __version__
+from close_mcp.tool_arguments import STANDARD_ARGUMENTS_TEXT
 from close_mcp.tool_handlers import CallTool, ListTools
 
 INSTRUCTIONS = (
     "Tools for one Close CRM organization. Find records with list_leads (query searches names, contacts, "
     "emails, phones) before creating, to avoid duplicates. Money values are integer cents. List results are "
-    "trimmed to fit your context: follow next_cursor to continue. Deletes and merges are irreversible."
+    "trimmed to fit your context: follow next_cursor to continue. Deletes and merges are irreversible. "
+    "IDs carry their kind as a prefix (lead_, cont_, oppo_, acti_, task_, user_, stat_, cf_). "
+    + STANDARD_ARGUMENTS_TEXT
 )
 
 

@@ -1,7 +1,11 @@
-"""Arguments close-mcp adds to tools by kind, with the same names, bounds and wording
-everywhere: paging (``limit``, ``cursor``, ``max_items``), output shaping (``fields``,
-``full_fields``). Manifests may not declare these names. Their descriptions are short on
-purpose: they are repeated in every tool of ``tools/list``."""
+"""Arguments close-mcp adds to tools by kind, with the same names, bounds and meaning everywhere:
+paging (``limit``, ``cursor``, ``max_items``), output shaping (``fields``, ``full_fields``), ``dry_run``
+and ``confirm``. Manifests may not declare these names.
+
+They are explained once, in the server's instructions (:data:`STANDARD_ARGUMENTS_TEXT`), not on every
+tool: ``tools/list`` repeats whatever a tool carries, and these would cost ~300 characters per tool.
+The validation schema keeps every bound; the advertised one (see :func:`close_mcp.manifest.wire_schema`)
+drops what only the validator needs."""
 
 from __future__ import annotations
 
@@ -9,51 +13,37 @@ from typing import Any
 
 DEFAULT_LIMIT = 25
 MAX_ITEMS_CAP = 1000
+MAX_FIELD_NAME = 200
+MAX_FIELDS = 100
 STANDARD_ARGUMENTS = frozenset(
     {"limit", "cursor", "max_items", "fields", "full_fields", "dry_run", "confirm"}
 )
+STANDARD_ARGUMENTS_TEXT = (
+    "Shared arguments: list tools take limit (page size, default 25), cursor (the next_cursor of the "
+    "previous call, same filters) and max_items (walk several pages, up to that many items); read tools "
+    'take fields (Close field names to return, ["_all"] for all; default: a compact view) and full_fields '
+    "(fields to return whole instead of as excerpts); write tools take dry_run (return the exact request "
+    "instead of sending it); irreversible tools take confirm (true once the user agreed, when the client "
+    "cannot ask them itself)."
+)
+_FIELD_LIST = {
+    "type": "array",
+    "items": {"type": "string", "maxLength": MAX_FIELD_NAME},
+    "maxItems": MAX_FIELDS,
+}
 
 
 def standard_arguments(access: str, pagination: str, max_limit: int) -> dict[str, Any]:
     args: dict[str, Any] = {}
     if pagination != "none":
-        args["limit"] = {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": max_limit,
-            "description": f"Page size, default {min(DEFAULT_LIMIT, max_limit)}.",
-        }
-        args["cursor"] = {
-            "type": "string",
-            "maxLength": 2000,
-            "description": "next_cursor of the previous call (same filters).",
-        }
-        args["max_items"] = {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": MAX_ITEMS_CAP,
-            "description": "Fetch several pages at once, up to this many items.",
-        }
+        args["limit"] = {"type": "integer", "minimum": 1, "maximum": max_limit}
+        args["cursor"] = {"type": "string", "maxLength": 2000}
+        args["max_items"] = {"type": "integer", "minimum": 1, "maximum": MAX_ITEMS_CAP}
     if access == "read":
-        args["fields"] = {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": 'Fields to return; ["_all"] for all. Default: compact view.',
-        }
-        args["full_fields"] = {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "Fields to return whole instead of as excerpts.",
-        }
-    if access != "read":
-        args["dry_run"] = {
-            "type": "boolean",
-            "description": "Return the exact request instead of sending it.",
-        }
+        args["fields"] = dict(_FIELD_LIST)
+        args["full_fields"] = dict(_FIELD_LIST)
+    else:
+        args["dry_run"] = {"type": "boolean"}
     if access == "destructive":
-        args["confirm"] = {
-            "type": "boolean",
-            "description": "true = the user confirmed this irreversible call (needed when the client "
-            "cannot ask the user itself).",
-        }
+        args["confirm"] = {"type": "boolean"}
     return args
