@@ -25,7 +25,7 @@ from close_mcp.executor import Executor
 from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider
 from close_mcp.manifest import ToolSpec, load_manifests
 from close_mcp.mcp_server import build_server
-from close_mcp.policy import AccessPolicy, GrantFile, check_toolsets
+from close_mcp.policy import AccessPolicy, GrantFile, select_tools
 from close_mcp.settings import Settings
 from close_mcp.settings_error import SettingsError
 from close_mcp.tool_handlers import CallTool, CallTracker, ClientProvider, ListTools, ToolCatalog
@@ -67,9 +67,10 @@ def load_specs(settings: Settings) -> list[ToolSpec]:
 
 def build_policy(settings: Settings, specs: Sequence[ToolSpec]) -> AccessPolicy:
     """Scope, toolsets and grants; a bad one is a one-line start-up error."""
-    grants = GrantFile(settings.policy, {s.toolset for s in specs}) if settings.policy else None
-    toolsets = check_toolsets(settings.toolsets, list(specs))
-    return AccessPolicy(scope=settings.effective_scope, toolsets=toolsets, grants=grants)
+    names = {s.name for s in specs}
+    grants = GrantFile(settings.policy, {s.toolset for s in specs}, names) if settings.policy else None
+    selection = select_tools(settings.toolsets, list(specs), settings.tools, settings.exclude_tools)
+    return AccessPolicy(scope=settings.effective_scope, grants=grants, selection=selection)
 
 
 def open_audit(settings: Settings, default: str | None) -> AuditLog | None:

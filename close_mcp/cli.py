@@ -52,7 +52,18 @@ def _common() -> argparse.ArgumentParser:
     add(
         "--toolsets",
         type=lambda raw: [t.strip() for t in raw.split(",") if t.strip()],
-        help="comma list of areas to expose (default all); env CLOSE_MCP_TOOLSETS",
+        help="comma list of areas to list: default (daily tools listed, the rest discoverable; the default), "
+        "all, or toolset names; env CLOSE_MCP_TOOLSETS",
+    )
+    add(
+        "--tools",
+        type=lambda raw: [t.strip() for t in raw.split(",") if t.strip()],
+        help="comma list of tools to list in addition to the toolsets; env CLOSE_MCP_TOOLS",
+    )
+    add(
+        "--exclude-tools",
+        type=lambda raw: [t.strip() for t in raw.split(",") if t.strip()],
+        help="comma list of tools never served; env CLOSE_MCP_EXCLUDE_TOOLS",
     )
     add(
         "--extra-manifests",

@@ -24,6 +24,7 @@ from close_mcp.tool_arguments import STANDARD_ARGUMENTS, standard_arguments
 Location = Literal["path", "query", "body", "body_custom"]
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _SKIP_FILES = {"manifest.schema.json", "definitions.json"}
+SERVER_TOOL_NAMES = frozenset({"find_tools", "enable_tools", "call_tool"})  # close_mcp.discovery's own tools
 
 
 class ManifestError(Exception):
@@ -68,6 +69,8 @@ class ToolSpec:
     require_one_of: tuple[tuple[str, ...], ...] = ()
     lookup_hint: str | None = None
     preview: PreviewSpec | None = None
+    default: bool = False  # in the default toolset: listed without any flag
+    aliases: tuple[str, ...] = ()  # former names that keep working (not listed)
     wire_schema: dict[str, Any] = field(default_factory=dict)  # what tools/list advertises
 
     @property
@@ -199,6 +202,8 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         require_one_of=tuple(tuple(g) for g in entry.get("require_one_of", ())),
         lookup_hint=entry.get("lookup_hint"),
         preview=_preview(entry.get("confirm_preview")),
+        default=bool(entry.get("default", False)),
+        aliases=tuple(entry.get("aliases", ())),
         wire_schema=wire_schema(schema),
     )
 
@@ -239,9 +244,12 @@ def load_manifests(*extra: Path, shipped: bool = True) -> list[ToolSpec]:
         data = _resolve_refs(data, definitions, path.name, problems)
         for i, entry in enumerate(data["tools"]):
             where = f"{path.name}: tools[{i}] ({entry['name']})"
-            if entry["name"] in seen:
-                problems.append(f"{where}.name: duplicate of a tool in {seen[entry['name']]}")
-            seen[entry["name"]] = path.name
+            for name in (entry["name"], *entry.get("aliases", ())):
+                if name in SERVER_TOOL_NAMES:
+                    problems.append(f"{where}.name: {name} is reserved for close-mcp's discovery tools")
+                if name in seen:
+                    problems.append(f"{where}.name: {name} duplicates a tool or alias in {seen[name]}")
+                seen[name] = path.name
             _check_tool(entry, where, problems)
             if not problems:
                 specs.append(_compile(entry, data["toolset"]))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import Server
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
 
 from close_mcp import __version__
 from close_mcp.tool_arguments import STANDARD_ARGUMENTS_TEXT
@@ -22,8 +24,25 @@ INSTRUCTIONS = (
 )
 
 
+class CloseMcpServer(Server[Any]):
+    """The SDK's low-level server, declaring ``tools.listChanged`` (discovery changes a session's list)
+    whichever transport creates the initialization options."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True),
+            experimental_capabilities,
+            extensions,
+        )
+
+
 def build_server(list_tools: ListTools, call_tool: CallTool) -> Server[Any]:
-    return Server(
+    return CloseMcpServer(
         "close-mcp",
         version=__version__,
         title="Close CRM",

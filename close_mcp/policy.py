@@ -1,8 +1,13 @@
-"""Least privilege: scopes, toolsets and per-agent grants decide which tools exist for whom.
+"""Least privilege: which tools exist for whom.
 
-Order (once per listing or call): toolsets → scope (read-only wins over anything asked by
-name) → the calling agent's grants. Scopes match Close's hosted server: ``read``,
-``write_safe`` (reads and non-destructive writes), ``write_destructive`` (everything).
+Order (once per listing or call): the server's tool selection (toolsets, ``--tools``,
+``--exclude-tools``) → scope (read-only wins over anything asked by name) → the calling agent's
+grants (levels per toolset, optional tool allow/deny lists). Scopes match Close's hosted server:
+``read``, ``write_safe`` (reads and non-destructive writes), ``write_destructive`` (everything).
+
+A tool can be *reachable* (callable; findable through discovery) without being *listed* at the start
+of a session: with the default toolset only the daily tools are listed and the rest is discoverable.
+Discovery never widens access: every call passes the same checks, whichever way the agent found it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 import logging
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,24 +27,56 @@ from close_mcp.settings_error import SettingsError
 log = logging.getLogger("close_mcp.policy")
 
 
-def check_toolsets(names: list[str], specs: list[ToolSpec]) -> set[str] | None:
-    """The selected toolsets, or ``None`` for all; unknown names are a start-up error."""
-    if not names or "all" in names:
-        return None
+@dataclass(frozen=True)
+class ToolSelection:
+    """What the operator exposes: ``reachable`` toolsets (``None`` = all), tools ``listed`` at the start
+    of a session (``None`` = every reachable tool), tools added or removed by name."""
+
+    toolsets: frozenset[str] | None = None
+    listed: frozenset[str] | None = None
+    include: frozenset[str] = frozenset()
+    exclude: frozenset[str] = frozenset()
+
+
+def select_tools(
+    names: list[str],
+    specs: list[ToolSpec],
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> ToolSelection:
+    """``all``: everything listed. ``default`` (the default): the tools marked ``default`` in the manifests
+    are listed, everything else is reachable through discovery. Toolset names: only those toolsets.
+    Unknown toolsets or tools are a start-up error."""
     known = {s.toolset for s in specs}
-    unknown = sorted(set(names) - known)
+    tools = {s.name for s in specs} | {a for s in specs for a in s.aliases}
+    unknown = sorted(set(names) - known - {"all", "default"})
     if unknown:
         raise SettingsError(
-            f"unknown toolset(s) {', '.join(unknown)}; choose from: all, {', '.join(sorted(known))}"
+            f"unknown toolset(s) {', '.join(unknown)}; choose from: default, all, {', '.join(sorted(known))}"
         )
-    return set(names)
+    bad = sorted((set(include) | set(exclude)) - tools)
+    if bad:
+        raise SettingsError(f"unknown tool(s) {', '.join(bad)}; `close-mcp tools --toolsets all` lists them")
+    canonical = {a: s.name for s in specs for a in s.aliases}
+    inc = frozenset(canonical.get(n, n) for n in include)
+    exc = frozenset(canonical.get(n, n) for n in exclude)
+    if not names or "all" in names:
+        return ToolSelection(include=inc, exclude=exc)
+    named = set(names) - {"default"}
+    if "default" in names:
+        listed = {s.name for s in specs if s.default or s.toolset in named} | inc
+        return ToolSelection(listed=frozenset(listed), include=inc, exclude=exc)
+    return ToolSelection(toolsets=frozenset(named), include=inc, exclude=exc)
 
 
 @dataclass
 class Grants:
-    """Per-agent access levels by toolset; ``*`` is the agent's default for unnamed toolsets."""
+    """Per-agent access levels by toolset (``*`` is the agent's default for unnamed toolsets), and
+    optional per-agent tool lists: ``tools`` (only these) and ``exclude_tools`` (never these)."""
 
     agents: dict[str, dict[str, str]] = field(default_factory=dict)
+    only_tools: dict[str, frozenset[str]] = field(default_factory=dict)
+    excluded_tools: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def level(self, agent: str, toolset: str) -> str:
         grants = self.agents.get(agent, {})
@@ -46,6 +84,14 @@ class Grants:
 
     def allows(self, agent: str, spec: ToolSpec) -> bool:
         return LEVELS.index(self.level(agent, spec.toolset)) >= ACCESS_LEVEL[spec.access]
+
+    def tool_refusal(self, agent: str, spec: ToolSpec) -> str | None:
+        only = self.only_tools.get(agent)
+        if only is not None and spec.name not in only:
+            return f"Agent {agent!r} may only use the tools its grants list; {spec.name} is not one of them."
+        if spec.name in self.excluded_tools.get(agent, frozenset()):
+            return f"Agent {agent!r} is not granted {spec.name} (exclude_tools)."
+        return None
 
 
 def _line_of(text: str, *needles: str) -> int:
@@ -60,8 +106,9 @@ def _line_of(text: str, *needles: str) -> int:
     return start + 1
 
 
-def load_grants(path: Path, toolsets: set[str]) -> Grants:
-    """Read a TOML or JSON policy: ``[agents.NAME]`` with ``toolset = "none|read|write|destructive"``."""
+def load_grants(path: Path, toolsets: set[str], tool_names: set[str] | None = None) -> Grants:
+    """Read a TOML or JSON policy: ``[agents.NAME]`` with ``toolset = "none|read|write|destructive"``,
+    and optionally ``tools = [...]`` / ``exclude_tools = [...]`` (tool names)."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -82,7 +129,19 @@ def load_grants(path: Path, toolsets: set[str]) -> Grants:
             raise SettingsError(
                 f"{path}:{_line_of(text, agent)}: agent {agent!r} must map toolsets to access levels"
             )
-        for toolset, level in table.items():
+        levels = dict(table)
+        for key in ("tools", "exclude_tools"):
+            if key not in levels:
+                continue
+            names = levels.pop(key)
+            where = f"{path}:{_line_of(text, agent, key)}"
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise SettingsError(f"{where}: {agent}.{key} must be a list of tool names")
+            unknown = sorted(set(names) - tool_names) if tool_names is not None else []
+            if unknown:
+                raise SettingsError(f"{where}: unknown tool(s) {', '.join(unknown)} in {agent}.{key}")
+            (grants.only_tools if key == "tools" else grants.excluded_tools)[agent] = frozenset(names)
+        for toolset, level in levels.items():
             where = f"{path}:{_line_of(text, agent, toolset)}"
             if toolset != "*" and toolset not in toolsets:
                 raise SettingsError(
@@ -93,7 +152,7 @@ def load_grants(path: Path, toolsets: set[str]) -> Grants:
                 raise SettingsError(
                     f"{where}: access for {agent}.{toolset} must be one of {', '.join(LEVELS)}, got {level!r}"
                 )
-        grants.agents[agent] = dict(table)
+        grants.agents[agent] = levels
     return grants
 
 
@@ -101,9 +160,9 @@ class GrantFile:
     """A policy file that reloads when it changes (checked on use) or on demand (SIGHUP).
     A broken edit keeps the last good grants and is reported, so sessions are never dropped."""
 
-    def __init__(self, path: Path, toolsets: set[str]) -> None:
-        self.path, self.toolsets = path, toolsets
-        self.grants = load_grants(path, toolsets)
+    def __init__(self, path: Path, toolsets: set[str], tool_names: set[str] | None = None) -> None:
+        self.path, self.toolsets, self.tool_names = path, toolsets, tool_names
+        self.grants = load_grants(path, toolsets, tool_names)
         self._mtime = path.stat().st_mtime_ns
 
     def current(self) -> Grants:
@@ -118,7 +177,7 @@ class GrantFile:
     def reload(self) -> None:
         try:
             self._mtime = self.path.stat().st_mtime_ns
-            self.grants = load_grants(self.path, self.toolsets)
+            self.grants = load_grants(self.path, self.toolsets, self.tool_names)
         except (SettingsError, OSError) as exc:
             log.error("policy reload failed, keeping the previous grants: %s", exc)
 
@@ -126,21 +185,34 @@ class GrantFile:
 @dataclass
 class AccessPolicy:
     scope: str = "write_destructive"
-    toolsets: set[str] | None = None
+    toolsets: set[str] | frozenset[str] | None = None  # reachable toolsets; None = all
     grants: GrantFile | None = None
+    selection: ToolSelection = field(default_factory=ToolSelection)
+
+    def reachable(self, spec: ToolSpec) -> bool:
+        """Served by this server at all (callable, and findable through discovery)."""
+        sel = self.selection
+        if spec.name in sel.exclude:
+            return False
+        toolsets = sel.toolsets if sel.toolsets is not None else self.toolsets
+        return spec.name in sel.include or toolsets is None or spec.toolset in toolsets
 
     def exposes(self, spec: ToolSpec) -> bool:
-        """Listed at all: in a selected toolset and within the scope."""
-        return (self.toolsets is None or spec.toolset in self.toolsets) and scope_allows(
-            self.scope, spec.access
-        )
+        """Reachable and within the scope."""
+        return self.reachable(spec) and scope_allows(self.scope, spec.access)
+
+    def listed_at_start(self, spec: ToolSpec) -> bool:
+        listed = self.selection.listed
+        return self.exposes(spec) and (listed is None or spec.name in listed)
 
     def refusal(self, spec: ToolSpec, agent: str | None) -> str | None:
         """Why this call may not run, or ``None`` when it may."""
-        if self.toolsets is not None and spec.toolset not in self.toolsets:
+        if not self.reachable(spec):
+            shown = self.selection.toolsets or self.toolsets
+            where = f" (toolsets: {', '.join(sorted(shown))})" if shown else ""
             return (
-                f"{spec.name} is in the {spec.toolset} toolset, which this server does not expose "
-                f"(toolsets: {', '.join(sorted(self.toolsets))}). Nothing was sent to Close."
+                f"{spec.name} ({spec.toolset} toolset) is not served by this server{where}. "
+                "Nothing was sent to Close."
             )
         if not scope_allows(self.scope, spec.access):
             needed = SCOPE_FOR_ACCESS[spec.access]
@@ -155,7 +227,16 @@ class AccessPolicy:
                     f"Agent {agent!r} is granted {grants.level(agent, spec.toolset)!r} on {spec.toolset}; "
                     f"{spec.name} needs {spec.access!r}. Nothing was sent to Close."
                 )
+            refused = grants.tool_refusal(agent, spec)
+            if refused:
+                return f"{refused} Nothing was sent to Close."
         return None
 
-    def visible_to(self, spec: ToolSpec, agent: str | None) -> bool:
-        return self.exposes(spec) and self.refusal(spec, agent) is None
+    def visible_to(self, spec: ToolSpec, agent: str | None, enabled: frozenset[str] = frozenset()) -> bool:
+        """Listed for this agent: listed at the start (or enabled in this session) and allowed."""
+        shown = self.listed_at_start(spec) or (spec.name in enabled and self.exposes(spec))
+        return shown and self.refusal(spec, agent) is None
+
+    def has_discoverable(self, specs: list[ToolSpec]) -> bool:
+        """Whether some reachable tools are not listed at the start (then discovery tools are offered)."""
+        return any(self.exposes(s) and not self.listed_at_start(s) for s in specs)

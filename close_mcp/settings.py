@@ -46,6 +46,8 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "http_timeout": ("CLOSE_MCP_HTTP_TIMEOUT", float),
     "scope": ("CLOSE_MCP_SCOPE", str),
     "toolsets": ("CLOSE_MCP_TOOLSETS", _comma_list),
+    "tools": ("CLOSE_MCP_TOOLS", _comma_list),
+    "exclude_tools": ("CLOSE_MCP_EXCLUDE_TOOLS", _comma_list),
     "extra_manifests": ("CLOSE_MCP_EXTRA_MANIFESTS", lambda raw: [Path(p) for p in _comma_list(raw)]),
     "policy": ("CLOSE_MCP_POLICY", Path),
     "audit_log": ("CLOSE_MCP_AUDIT_LOG", str),
@@ -75,7 +77,9 @@ class Settings:
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     # which tools, for whom, and the record of what they did
     scope: str | None = None
-    toolsets: list[str] = field(default_factory=lambda: ["all"])
+    toolsets: list[str] = field(default_factory=lambda: ["default"])
+    tools: list[str] = field(default_factory=list)  # listed in addition to the toolsets
+    exclude_tools: list[str] = field(default_factory=list)  # never served
     extra_manifests: list[Path] = field(default_factory=list)
     policy: Path | None = None
     audit_log: str | None = None  # None = the mode's default (off for stdio, a file for serve)
@@ -149,4 +153,4 @@ class Settings:
         if self.transport not in TRANSPORTS:
             raise SettingsError(f"unknown transport {self.transport!r}; choose from: {', '.join(TRANSPORTS)}")
         if not self.toolsets:
-            self.toolsets = ["all"]
+            self.toolsets = ["default"]

@@ -21,11 +21,13 @@ from mcp.server import ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.shared.exceptions import MCPError
 
+from close_mcp import discovery
 from close_mcp.arguments import ToolInputError
 from close_mcp.audit import AuditLog, close_ids
 from close_mcp.client import CloseClient
 from close_mcp.confirm import confirm
 from close_mcp.credentials import MissingCredential
+from close_mcp.discovery import CALL_TOOL, DISCOVERY_TOOLS, ENABLE_TOOLS, WIRE_DISCOVERY_TOOLS, SessionTools
 from close_mcp.errors import APIStatusError, CallContext, CloseError, agent_message
 from close_mcp.executor import Executor
 from close_mcp.manifest import ToolSpec
@@ -58,12 +60,17 @@ def current_agent(ctx: Context) -> str:
 
 
 class ToolCatalog:
-    """The tools this server has, by name, with their ``tools/list`` form built once."""
+    """The tools this server has, by name (and former name), with their ``tools/list`` form built once."""
 
     def __init__(self, specs: Sequence[ToolSpec]) -> None:
         self.specs = list(specs)
         self.by_name = {s.name: s for s in self.specs}
+        self.aliases = {alias: s for s in self.specs for alias in s.aliases}
         self.wire = {s.name: types.Tool.model_validate(s.wire_tool()) for s in self.specs}
+        self.enabled = SessionTools()  # tools each session turned on through discovery
+
+    def resolve(self, name: str) -> ToolSpec | None:
+        return self.by_name.get(name) or self.aliases.get(name)
 
 
 class CallTracker:
@@ -105,9 +112,12 @@ class ListTools:
         self, ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         agent = current_agent(ctx)
-        return types.ListToolsResult(
-            tools=[self.catalog.wire[s.name] for s in self.catalog.specs if self.policy.visible_to(s, agent)]
-        )
+        enabled = self.catalog.enabled.enabled(ctx.session)
+        specs = self.catalog.specs
+        tools = [self.catalog.wire[s.name] for s in specs if self.policy.visible_to(s, agent, enabled)]
+        if self.policy.has_discoverable(specs):
+            tools += WIRE_DISCOVERY_TOOLS.values()
+        return types.ListToolsResult(tools=tools)
 
 
 class CallTool:
@@ -127,7 +137,9 @@ class CallTool:
         self.tracker = tracker or CallTracker()
 
     async def __call__(self, ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
-        spec = self.catalog.by_name.get(params.name)
+        if params.name in DISCOVERY_TOOLS and self.policy.has_discoverable(self.catalog.specs):
+            return await self._discovery(ctx, params.name, dict(params.arguments or {}))
+        spec = self.catalog.resolve(params.name)
         if spec is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         args = dict(params.arguments or {})
@@ -147,6 +159,33 @@ class CallTool:
         if self.audit is not None:
             self._record(spec, args, agent, outcome, started)
         return outcome.result
+
+    async def _discovery(self, ctx: Context, name: str, args: dict[str, Any]) -> types.CallToolResult:
+        """find_tools / enable_tools / call_tool: local, except that call_tool runs the named tool."""
+        problem = discovery.invalid_arguments(name, args)
+        if problem:
+            return error_result(problem)
+        agent = current_agent(ctx)
+        specs, enabled = self.catalog.specs, self.catalog.enabled.enabled(ctx.session)
+        if name == CALL_TOOL:
+            target = self.catalog.resolve(str(args["name"]))
+            if target is None:
+                return error_result(
+                    f"No tool named {args['name']!r}; find_tools lists the tools you may use."
+                )
+            params = types.CallToolRequestParams(name=target.name, arguments=args.get("arguments") or {})
+            return await self(ctx, params)
+        if name == ENABLE_TOOLS:
+            outcome = discovery.enable(self.catalog, self.policy, agent, args["names"])
+            if outcome["enabled"]:
+                self.catalog.enabled.enable(ctx.session, outcome["enabled"])
+                try:
+                    await ctx.session.send_tool_list_changed()
+                except Exception as exc:  # e.g. a stateless request: the list cannot change
+                    log.debug("tools/list_changed not sent: %s", exc)
+            return ok_result(outcome, render(outcome))
+        found = discovery.find(specs, self.policy, agent, enabled, args)
+        return ok_result(found, render(found))
 
     async def run(self, ctx: Context, spec: ToolSpec, args: dict[str, Any], agent: str) -> CallOutcome:
         refusal = self.policy.refusal(spec, agent)

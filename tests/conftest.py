@@ -56,7 +56,7 @@ async def http(sandbox: RunningSandbox) -> AsyncIterator[httpx2.AsyncClient]:
 
 def settings_for_tests(**overrides: Any) -> Settings:
     """Settings as a user would set them, without reading this process's environment."""
-    return replace(Settings.load(environ={}), **overrides)
+    return replace(Settings.load(environ={}), **{"toolsets": ["all"], **overrides})
 
 
 @asynccontextmanager
@@ -67,20 +67,29 @@ async def connect(
     policy: Any = None,
     audit: Any = None,
     elicitation_callback: Any = None,
+    message_handler: Any = None,
     output_budget: int | None = None,
     wait_budget: float | None = None,
+    settings: Settings | None = None,
     specs: Any = None,
     **client_options: Any,
 ) -> AsyncIterator[Client]:
     """A real MCP client session (legacy JSON-RPC over memory streams) on a real server."""
     overrides = {"output_budget": output_budget, "wait_budget": wait_budget}
-    settings = settings_for_tests(sandbox=True, **{k: v for k, v in overrides.items() if v is not None})
+    settings = settings or settings_for_tests(
+        sandbox=True, **{k: v for k, v in overrides.items() if v is not None}
+    )
     upstream = Upstream(sandbox.base_url, Credential(key or sandbox.api_key))
     async with (
         open_local_app(
             settings, upstream, specs=specs or SPECS, policy=policy, audit=audit, **client_options
         ) as app,
-        Client(app.server, mode="legacy", elicitation_callback=elicitation_callback) as client,
+        Client(
+            app.server,
+            mode="legacy",
+            elicitation_callback=elicitation_callback,
+            message_handler=message_handler,
+        ) as client,
     ):
         yield client
 
@@ -95,7 +104,8 @@ async def session_on(transport: str, sandbox: RunningSandbox) -> AsyncIterator[C
     elif transport == "stdio":
         params = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "close_mcp", "--api-base-url", sandbox.base_url, "--scope", "write_destructive"],
+            args=["-m", "close_mcp", "--api-base-url", sandbox.base_url, "--scope", "write_destructive"]
+            + ["--toolsets", "all"],
             env={"PATH": os.environ.get("PATH", ""), "CLOSE_API_KEY": sandbox.api_key},
         )
         async with Client(params, mode="legacy") as client:

@@ -54,6 +54,7 @@ async def test_typescript_client_over_stdio(ts_client, sandbox):
         "CLOSE_API_KEY": sandbox.api_key,
         "CLOSE_API_BASE_URL": sandbox.base_url,
         "CLOSE_MCP_SCOPE": "write_destructive",
+        "CLOSE_MCP_TOOLSETS": "all",
     }
     result = await anyio.run_process(
         ["node", str(ts_client), "stdio", sys.executable, "-m", "close_mcp"], env=env, check=False

@@ -118,7 +118,10 @@ def test_bad_placeholder_and_duplicate_names(tmp_path):
     (target / "contacts.json").write_text(json.dumps(data))
     text = _load_errors(target)
     assert "contacts.json: tools[1] (get_contact).path: placeholder {contact} has no path argument" in text
-    assert "leads.json: tools[0] (list_leads).name: duplicate of a tool in contacts.json" in text
+    assert (
+        "leads.json: tools[0] (list_leads).name: list_leads duplicates a tool or alias in contacts.json"
+        in text
+    )
 
 
 def test_readme_tool_table_is_in_sync():

@@ -13,7 +13,7 @@ from close_mcp.settings_error import SettingsError
 def test_defaults_without_environment():
     s = Settings.load(environ={})
     assert s.base_url == DEFAULT_BASE_URL and s.credential() is None
-    assert s.effective_scope == "write_safe" and s.toolsets == ["all"] and s.audit_path(None) is None
+    assert s.effective_scope == "write_safe" and s.toolsets == ["default"] and s.audit_path(None) is None
 
 
 def test_environment_then_flags_win():
