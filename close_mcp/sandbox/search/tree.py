@@ -197,6 +197,7 @@ def compile_root(query: Any, data: SearchData, env: Env) -> tuple[Pred, list[str
         raise field_error("query", "query must be an object with a 'type'")
     inferred = compiler.infer(query)
     if inferred == _ALL:
+        compiler.compile(query, frozenset(SEARCHABLE_TYPES), "")  # name a bad node first
         raise field_error(
             "query", "the query must select an object type with an object_type clause (lead or contact)"
         )
