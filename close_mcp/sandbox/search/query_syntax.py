@@ -142,10 +142,13 @@ class _Parser:
         return tok is not None and tok.kind == "word" and tok.text.upper() == word
 
     def parse_or(self) -> Node | None:
+        sorts_before = len(self.sort)
         items = [self.parse_and()]
         while self.keyword("OR"):
             self.pos += 1
             items.append(self.parse_and())
+        if len(items) > 1 and len(self.sort) != sorts_before:
+            raise field_error("query", "sort: must be a top-level term (not inside parentheses, OR or NOT)")
         kept = tuple(i for i in items if i is not None)
         if len(items) > 1 and len(kept) != len(items):
             raise field_error("query", "OR needs a search term on both sides")
@@ -175,7 +178,9 @@ class _Parser:
         return self.parse_primary()
 
     def parse_primary(self) -> Node | None:
-        tok = self.toks[self.pos]
+        tok = self.peek()
+        if tok is None or tok.kind == "rparen":
+            return None
         self.pos += 1
         if tok.kind == "lparen":
             self.depth += 1
@@ -216,6 +221,4 @@ def parse_query(query: str) -> Parsed:
     root = parser.parse_or()
     if parser.peek() is not None:
         raise field_error("query", "unbalanced parenthesis: ')' without a matching '('")
-    if parser.sort and isinstance(root, Or):
-        raise field_error("query", "sort: must be a top-level term (not inside parentheses, OR or NOT)")
     return Parsed(root, tuple(parser.sort))
