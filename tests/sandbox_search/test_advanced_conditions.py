@@ -190,3 +190,9 @@ def test_a_contact_custom_field_in_a_lead_search_is_a_400(search, ids):
         {"type": "object_type", "object_type": "contact"}, cond(custom("cf_linkedin"), text("pepperpotts"))
     )
     assert ids(contacts) == ["cont_07"]
+
+
+def test_a_missing_value_never_matches_a_condition(ids):
+    # ``url`` is None on most leads: the text "None" must not match the missing value.
+    assert ids(lead_search(lead_cond("url", text("none")))) == []
+    assert ids(lead_search(lead_cond("url", text("acme")))) == ["lead_01"]
