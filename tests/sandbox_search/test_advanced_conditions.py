@@ -196,3 +196,16 @@ def test_a_missing_value_never_matches_a_condition(ids):
     # ``url`` is None on most leads: the text "None" must not match the missing value.
     assert ids(lead_search(lead_cond("url", text("none")))) == []
     assert ids(lead_search(lead_cond("url", text("acme")))) == ["lead_01"]
+
+
+def test_contact_emails_field_points_to_contact_email(search):
+    query = and_(
+        {"type": "object_type", "object_type": "contact"},
+        cond(regular("contact", "emails"), {"type": "exists"}),
+    )
+    with pytest.raises(SearchError) as excinfo:
+        search(query)
+    assert field_errors(excinfo) == {
+        "query": "queries[1].field.field_name: unknown field 'emails' for object type contact; "
+        "use has_related with related_object_type contact_email"
+    }

@@ -160,7 +160,12 @@ def _regular(node: dict[str, Any], key: str, path: str) -> FieldSpec:
         raise field_error(key, f"unknown object_type {object_type!r}", f"{path}.object_type")
     known = _fields_of(object_type)
     if name not in known:
-        raise field_error(key, f"unknown field {name!r} for object type {object_type}", f"{path}.field_name")
+        hint = ""
+        if name in ("emails", "phones"):
+            hint = f"; use has_related with related_object_type contact_{name[:-1]}"
+        raise field_error(
+            key, f"unknown field {name!r} for object type {object_type}{hint}", f"{path}.field_name"
+        )
     kind, ref = known[name]
     if name == "id":
         ref = object_type
