@@ -4,9 +4,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from search_org import build_org
 
 from close_mcp.sandbox.search import DictSearchData, run_search
+
+from .search_org import build_org
 
 SECRET = b"test-cursor-secret"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from search_org import BOB, and_, cond, custom, field_errors, lead_cond, lead_type, leads, regular
 
 from close_mcp.sandbox.search import SearchError
+
+from .search_org import BOB, and_, cond, custom, field_errors, lead_cond, lead_type, leads, regular
 
 
 def lead_search(*clauses: dict) -> dict:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from search_org import and_, cond, custom, field_errors, lead_cond, lead_type, leads, regular
 
 from close_mcp.sandbox.search import SearchError, run_search
+
+from .search_org import and_, cond, custom, field_errors, lead_cond, lead_type, leads, regular
 
 
 def fixed(day: str, which: str = "start") -> dict:

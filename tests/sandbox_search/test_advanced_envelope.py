@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from search_org import NOW, and_, cond, custom, field_errors, lead_cond, lead_type, leads, regular
 
 from close_mcp.sandbox.search import DictSearchData, SearchError, run_search
+
+from .search_org import NOW, and_, cond, custom, field_errors, lead_cond, lead_type, leads, regular
 
 SECRET = b"secret"
 CUSTOMERS = and_(lead_type(), lead_cond("status_label", {"type": "term", "values": ["Customer"]}))

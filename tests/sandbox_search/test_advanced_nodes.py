@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from search_org import (
+
+from close_mcp.sandbox.search import SearchError, run_search
+
+from .search_org import (
     CUSTOMER,
     WON,
     and_,
@@ -16,8 +19,6 @@ from search_org import (
     or_,
     regular,
 )
-
-from close_mcp.sandbox.search import SearchError, run_search
 
 ALL_LEADS = leads(*range(1, 13))
 CUSTOMERS = leads(3, 7, 11)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from search_org import field_errors, leads
 
 from close_mcp.sandbox.search import DictSearchData, SearchError, search_leads
+
+from .search_org import field_errors, leads
 
 ALL = leads(*range(1, 13))
 

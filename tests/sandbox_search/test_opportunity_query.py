@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from search_org import field_errors
 
 from close_mcp.sandbox.search import DictSearchData, SearchError, search_opportunities
+
+from .search_org import field_errors
 
 
 def opps(*numbers: int) -> list[str]:
