@@ -20,6 +20,8 @@ Guesses, written down:
   hours/minutes/seconds: "yesterday" is copied as past 1 day start … past 1 day end, while
   "in the last 2 hours" is copied as past 2 hours with ``which_day_end: "start"`` and
   would be wrong if snapped.
+- ``which`` defaults to ``start`` and an ``offset`` without ``moment`` counts from now
+  (every copied query spells both out, so the defaults only matter to hand-written ones).
 - Stored values: an ISO datetime with an offset is taken as is, a naive one as UTC (Close
   stores UTC), a bare date as that local day's midnight.
 """
