@@ -520,8 +520,7 @@ class WebhookDispatcher:
             if too_old:
                 return None
             if not await self._backoff(lane, delay):
-                lane.counters["dropped"] += 1
-                return self._record(lane, item, 0, None, "subscription paused or deleted", "dropped")
+                return self._drop(lane, item, "subscription paused or deleted")
 
     async def _backoff(self, lane: _Lane, delay: float) -> bool:
         """Sleep ``delay`` unless the subscription is paused or removed first; True if still active."""
@@ -627,8 +626,11 @@ class WebhookDispatcher:
 
     def _drop_queue(self, lane: _Lane, reason: str) -> None:
         while lane.queue:
-            self._record(lane, lane.queue.popleft(), 0, None, reason, "dropped")
-            lane.counters["dropped"] += 1
+            self._drop(lane, lane.queue.popleft(), reason)
+
+    def _drop(self, lane: _Lane, item: _Pending, reason: str) -> None:
+        lane.counters["dropped"] += 1
+        self._record(lane, item, 0, None, reason, "dropped")
         lane.publish()
 
     def _record(
