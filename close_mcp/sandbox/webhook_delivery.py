@@ -27,7 +27,7 @@ import json
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -304,6 +304,13 @@ class DeliveryPolicy:
     log_size: int = 1_000  # delivery records kept
     allow_loopback_http: bool = False
 
+    def __post_init__(self) -> None:
+        positive = ("base_delay", "max_delay", "max_age", "timeout", "fail_bucket")
+        if any(getattr(self, name) <= 0 for name in positive) or min(self.backlog_cap, self.log_size) < 1:
+            raise ValueError(
+                f"DeliveryPolicy: {', '.join(positive)} must be > 0, backlog_cap and log_size ≥ 1"
+            )
+
     def delay(self, attempt: int) -> float:
         """Wait after failed attempt ``attempt`` (1-based): doubling from base_delay, capped."""
         return float(min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 64)))
@@ -369,9 +376,6 @@ class _Lane:
             "counters": dict(self.counters),
         }
 
-    def publish(self) -> None:
-        self.subscription.update(self.health())
-
     def interrupt(self) -> None:
         self.wake.set()
 
@@ -390,9 +394,14 @@ class WebhookDispatcher:
     """
 
     def __init__(
-        self, policy: DeliveryPolicy | None = None, *, transport: httpx2.AsyncBaseTransport | None = None
+        self,
+        policy: DeliveryPolicy | None = None,
+        *,
+        on_change: Callable[[str, Obj], None] | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.policy = policy or DeliveryPolicy()
+        self._on_change = on_change
         self._transport = transport
         self._lanes: dict[str, _Lane] = {}
         self._clients: dict[bool, httpx2.AsyncClient] = {}
@@ -426,8 +435,9 @@ class WebhookDispatcher:
     def submit(self, event: Mapping[str, Any], subscriptions: Iterable[Obj]) -> list[str]:
         """Queue ``event`` for every matching subscription; returns the ids it was queued for.
 
-        Pass the stored subscription dicts: the dispatcher writes ``status``/``pause_reason`` (on
-        auto-pause) and the health fields (:meth:`health`) into the dict it saw last.
+        The dispatcher writes the fields it owns (``status``/``pause_reason`` on an automatic pause,
+        and :meth:`health`) into the dict it saw last, and passes them to ``on_change`` if given:
+        pass the stored dicts, or persist what ``on_change`` reports.
         """
         tg = self._running()
         queued: list[str] = []
@@ -450,7 +460,7 @@ class WebhookDispatcher:
         lane = self._lanes.get(str(subscription.get("id")))
         if lane is not None:
             lane.subscription = subscription
-            lane.publish()
+            self._publish(lane)
             lane.interrupt()
 
     def remove(self, subscription_id: str) -> None:
@@ -490,6 +500,17 @@ class WebhookDispatcher:
             tg.start_soon(self._run_lane, lane, name=f"webhook delivery {sub_id}")
         lane.subscription = subscription
         return lane
+
+    def _publish(self, lane: _Lane) -> None:
+        sub = lane.subscription
+        fields = {
+            **lane.health(),
+            "status": sub.get("status", "active"),
+            "pause_reason": sub.get("pause_reason"),
+        }
+        sub.update(fields)
+        if self._on_change is not None:
+            self._on_change(lane.id, fields)
 
     async def _run_lane(self, lane: _Lane) -> None:
         while not lane.removed:
@@ -594,7 +615,7 @@ class WebhookDispatcher:
         lane.counters["delivered"] += 1
         lane.fail_buckets, lane.last_fail_bucket, lane.failing_since = 0, None, None
         self._record(lane, item, attempt, status, None, "delivered")
-        lane.publish()
+        self._publish(lane)
 
     def _failed(
         self, lane: _Lane, item: _Pending, attempt: int, status: int | None, error: str, outcome: Outcome
@@ -613,7 +634,7 @@ class WebhookDispatcher:
         if limit is not None and now - lane.failing_since >= limit:
             # Guess: the pause_reason value; SPEC2 only shows "api" (a pause through the API).
             self._pause(lane, "failing", f"every delivery failed for {limit:g} s")
-        lane.publish()
+        self._publish(lane)
 
     def _pause(self, lane: _Lane, reason: str, detail: str) -> None:
         # Guess: pause_reason values "backlog" and "failing" (Close's are not documented).
@@ -621,17 +642,19 @@ class WebhookDispatcher:
         lane.subscription["pause_reason"] = reason
         log.info("webhook subscription %s paused: %s", lane.id, detail)
         self._drop_queue(lane, f"subscription paused ({reason})")
-        lane.publish()
+        self._publish(lane)
         lane.interrupt()
 
     def _drop_queue(self, lane: _Lane, reason: str) -> None:
+        lane.failing_since = None  # not active: after a reactivation the 3-day clock starts again
         while lane.queue:
             self._drop(lane, lane.queue.popleft(), reason)
 
     def _drop(self, lane: _Lane, item: _Pending, reason: str) -> None:
+        lane.failing_since = None
         lane.counters["dropped"] += 1
         self._record(lane, item, 0, None, reason, "dropped")
-        lane.publish()
+        self._publish(lane)
 
     def _record(
         self,

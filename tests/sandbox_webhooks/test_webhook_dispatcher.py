@@ -372,3 +372,58 @@ async def test_starting_twice_raises() -> None:
     async with WebhookDispatcher(FAST) as d:
         with pytest.raises(RuntimeError, match="already running"):
             await d.__aenter__()
+
+
+async def test_on_change_reports_owned_fields_when_the_engine_passes_copies(receiver: Receiver) -> None:
+    """An engine that hands out copies learns about the automatic pause through on_change."""
+    receiver.script("a", HANG)
+    stored = receiver.subscription("a", LEAD_ALL)
+    changes: list[tuple[str, dict[str, Any]]] = []
+    policy = replace(FAST, backlog_cap=2, timeout=30)
+    async with WebhookDispatcher(policy, on_change=lambda sid, f: changes.append((sid, f))) as d:
+        d.submit(make_event(), [dict(stored)])
+        await wait_for(lambda: receiver.to("a"))
+        assert d.submit(make_event(), [dict(stored)]) == []
+        assert stored["status"] == "active"  # the copy was paused, not the stored dict
+        sid, fields = changes[-1]
+        assert sid == stored["id"]
+        assert (fields["status"], fields["pause_reason"]) == ("paused", "backlog")
+        assert set(fields) == {
+            "status",
+            "pause_reason",
+            "health_status",
+            "latest_error",
+            "recent_consecutive_fail_buckets_cnt",
+            "counters",
+        }
+        assert fields["counters"] == {"dropped": 1}
+
+
+async def test_reactivation_after_a_failing_pause_starts_a_fresh_clock(receiver: Receiver) -> None:
+    receiver.script("a", *[500] * 1000)
+    sub = receiver.subscription("a", LEAD_ALL)
+    async with WebhookDispatcher(replace(FAST, pause_after_failing=0.3)) as d:
+        d.submit(make_event(), [sub])
+        await wait_for(lambda: sub["status"] == "paused" and d.backlog(sub["id"]) == 0)
+        receiver.scripts["a"].clear()
+        receiver.script("a", 500)  # one more failure, then success
+        sub.update(status="active", pause_reason=None)
+        d.update(sub)
+        marker = make_event()
+        assert d.submit(marker, [sub]) == [sub["id"]]
+        await wait_for(lambda: marker["id"] in receiver.delivered_ids("a"))
+    assert sub["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    "bad", [{"timeout": 0}, {"base_delay": -1}, {"backlog_cap": 0}, {"log_size": 0}, {"fail_bucket": 0}]
+)
+def test_policy_rejects_nonsense(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="DeliveryPolicy"):
+        DeliveryPolicy(**bad)
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    policy = DeliveryPolicy(base_delay=1, max_delay=20 * 60)
+    assert [policy.delay(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert policy.delay(11) == 1024 and policy.delay(12) == 1200 and policy.delay(10_000) == 1200
