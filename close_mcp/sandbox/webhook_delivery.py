@@ -4,18 +4,20 @@ background dispatcher that POSTs it with Close's retries, auto-pause and health 
 Self-contained on purpose: nothing here knows the sandbox's routes or store. It takes Event Log
 event dicts and webhook subscription dicts, both in Close's JSON shape (close-api.md §5.3).
 
-Public API (every name in ``__all__``):
+Wiring (for the sandbox):
 
-* ``validate_events(events) -> dict[str, str]`` and ``check_webhook_url(url, allow_loopback_http)
-  -> str | None``: field-errors for ``POST /webhook/`` and ``PUT /webhook/{id}/``;
-* ``subscription_matches(subscription, event)`` / ``filter_matches(node, value)``: matching;
-* ``delivery_body``, ``sign``, ``signed_headers``, ``verify_signature``: Close's signature scheme;
-* ``WebhookDispatcher`` (async context manager) with ``DeliveryPolicy`` and ``DeliveryRecord``.
+* lifespan: ``async with WebhookDispatcher(DeliveryPolicy(allow_loopback_http=…)) as hooks: yield``;
+* ``POST``/``PUT /webhook/``: add ``validate_events(body["events"])`` and
+  ``check_webhook_url(body["url"], policy.allow_loopback_http)`` (as field ``url``) to the 400;
+  after a ``PUT``, ``hooks.update(stored)``; after a ``DELETE``, ``hooks.remove(id)``;
+* the engine's event hook: ``hooks.submit(event, org_subscriptions)`` for every Event Log event;
+* a subscription's GET/list view: the stored dict already carries the fields the dispatcher owns
+  (or merge ``hooks.health(id)``, or persist what ``on_change`` reports).
 
-Sources, by the tags of close-api.md: D-HOOK (Close's Webhooks page: payload, delivery,
-signatures), D-FILT (Close's "Webhook Filters" page, developer.close.com/api/resources/webhooks/
-webhook-filters, and its examples), SPEC2 (the webhooks OpenAPI examples with Close's subscription
-objects). Every behaviour the sources leave open is marked "Guess:" where it is decided.
+Sources: D-HOOK (Close's Webhooks page: payload, delivery, signatures) and SPEC2 (Close's webhook
+OpenAPI examples, with full subscription objects), tags of close-api.md; D-FILT, Close's "Webhook
+Filters" page (developer.close.com/api/resources/webhooks/webhook-filters) and its examples.
+Every behaviour the sources leave open is marked "Guess:" where it is decided.
 """
 
 from __future__ import annotations
@@ -388,9 +390,11 @@ class _Lane:
 class WebhookDispatcher:
     """Delivers events to webhook subscriptions in the background, in order per subscription.
 
-    Use as ``async with WebhookDispatcher(policy) as dispatcher:`` (e.g. in the app's lifespan);
-    leaving the block cancels pending deliveries and closes the HTTP client. Call :meth:`submit`,
-    :meth:`update` and :meth:`remove` from the event loop's thread (they never block).
+    Use as ``async with WebhookDispatcher(policy) as dispatcher:`` (e.g. in the app's lifespan).
+    Leaving the block (the "stop") cancels attempts under way,
+    discards what is queued (the sandbox keeps no queue across restarts) and closes the HTTP
+    client(s). Call :meth:`submit`, :meth:`update` and :meth:`remove` from the event loop's thread;
+    they never block.
     """
 
     def __init__(
@@ -409,6 +413,9 @@ class WebhookDispatcher:
         self._log: deque[DeliveryRecord] = deque(maxlen=self.policy.log_size)
 
     # ----- lifecycle -------------------------------------------------------------------------
+    # Only as an async context manager: the task group it owns must be left in the task and at
+    # the cancel-scope depth it was entered (anyio's rule), which a bare start()/stop() invites
+    # breaking. A Starlette lifespan (``async with dispatcher: yield``) keeps it.
     async def __aenter__(self) -> WebhookDispatcher:
         if self._tg is not None:
             raise RuntimeError("the webhook dispatcher is already running")
@@ -613,6 +620,7 @@ class WebhookDispatcher:
     # ----- bookkeeping -----------------------------------------------------------------------
     def _succeeded(self, lane: _Lane, item: _Pending, attempt: int, status: int | None) -> None:
         lane.counters["delivered"] += 1
+        # Guess: latest_error keeps the last error after a success (the latest, not the current one).
         lane.fail_buckets, lane.last_fail_bucket, lane.failing_since = 0, None, None
         self._record(lane, item, attempt, status, None, "delivered")
         self._publish(lane)
