@@ -2,7 +2,8 @@
 
 It verifies every delivery as a Close customer would (key looked up by the body's
 ``subscription_id``, as THM does), records it, and answers from a per-path script:
-an HTTP status, ``HANG`` (wait until the test ends) or ``REDIRECT`` (302 elsewhere).
+an HTTP status, ``HANG`` (wait until the test ends), ``REDIRECT`` (302 elsewhere) or
+``ENDLESS`` (200 with a body that never ends).
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ import itertools
 import json
 import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from close_mcp.sandbox.webhook_delivery import verify_signature
 
 HANG = "hang"
 REDIRECT = "redirect"
+ENDLESS = "endless"
 _ids = itertools.count(1)
 
 
@@ -103,11 +105,19 @@ class Receiver:
             return Response(status_code=200)
         if answer == REDIRECT:
             return RedirectResponse(self.url("redirect-target"), status_code=302)
+        if answer == ENDLESS:
+            return StreamingResponse(_endless(), status_code=200)
         assert isinstance(answer, int)
-        return Response(b"x" * 200_000 if answer == 299 else b"ok", status_code=answer)
+        return Response(b"ok", status_code=answer)
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/hooks/{name}", self.handle, methods=["POST"])])
+
+
+async def _endless() -> AsyncIterator[bytes]:
+    while True:
+        yield b"x" * 65_536
+        await anyio.sleep(0)
 
 
 async def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
