@@ -227,7 +227,10 @@ def sign(signature_key: str, timestamp: str, body: bytes) -> str:
 
 
 def signed_headers(signature_key: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-    """Headers of one delivery attempt (D-HOOK header names; timestamp = Unix seconds)."""
+    """Headers of one delivery attempt (D-HOOK header names; timestamp = Unix seconds).
+
+    Guess: every attempt, retries included, is signed afresh with the current time.
+    """
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "content-type": "application/json",
@@ -314,7 +317,11 @@ class DeliveryPolicy:
             )
 
     def delay(self, attempt: int) -> float:
-        """Wait after failed attempt ``attempt`` (1-based): doubling from base_delay, capped."""
+        """Wait after failed attempt ``attempt`` (1-based): doubling from base_delay, capped.
+
+        Guess: factor 2 and no jitter (D-HOOK says only "exponentially backs off"); no jitter keeps
+        the sandbox deterministic.
+        """
         return float(min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 64)))
 
 
@@ -520,6 +527,8 @@ class WebhookDispatcher:
             self._on_change(lane.id, fields)
 
     async def _run_lane(self, lane: _Lane) -> None:
+        # One attempt at a time per subscription, head of line first: stricter than Close, whose
+        # ordering "is not guaranteed" (D-HOOK: consolidation, parallelism, retries), and simpler.
         while not lane.removed:
             if not lane.queue:
                 await lane.wait()
@@ -563,7 +572,7 @@ class WebhookDispatcher:
         sub = lane.subscription
         url = sub.get("url")
         if problem := check_webhook_url(url, self.policy.allow_loopback_http):
-            return None, f"URL refused: {problem}"
+            return None, f"URL refused: {problem}"  # retried like any failure: a PUT may fix the URL
         try:
             headers = signed_headers(str(sub.get("signature_key")), item.body)
         except ValueError:
