@@ -1,0 +1,1 @@
+"""Tests for close_mcp.sandbox.search (pure search over DictSearchData)."""
