@@ -104,8 +104,10 @@ async def session_on(transport: str, sandbox: RunningSandbox) -> AsyncIterator[C
     elif transport == "stdio":
         params = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "close_mcp", "--api-base-url", sandbox.base_url, "--scope", "write_destructive"]
-            + ["--toolsets", "all"],
+            args=[
+                *("-m", "close_mcp", "--api-base-url", sandbox.base_url),
+                *("--scope", "write_destructive", "--toolsets", "all"),
+            ],
             env={"PATH": os.environ.get("PATH", ""), "CLOSE_API_KEY": sandbox.api_key},
         )
         async with Client(params, mode="legacy") as client:

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from close_mcp.sandbox.webhook_delivery import DeliveryPolicy
-from close_mcp.serving import bind, serve_app_on
+from close_mcp.uvicorn_runner import bind, serve_app_on
 
 from ._receiver import Receiver
 

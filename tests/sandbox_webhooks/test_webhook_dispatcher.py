@@ -184,7 +184,7 @@ async def test_one_hanging_subscription_does_not_hold_up_another(receiver: Recei
 
 
 async def test_connection_refused_is_retried_with_the_error_recorded(receiver: Receiver) -> None:
-    from close_mcp.serving import bind
+    from close_mcp.uvicorn_runner import bind
 
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from close_mcp.sandbox.webhook_delivery import WebhookDispatcher
-from close_mcp.serving import bind, serve_app_on
+from close_mcp.uvicorn_runner import bind, serve_app_on
 
 from ._receiver import HANG, Receiver, make_event, wait_for
 from .conftest import FAST

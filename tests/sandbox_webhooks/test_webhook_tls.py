@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from close_mcp.sandbox.webhook_delivery import WebhookDispatcher
-from close_mcp.serving import bind
+from close_mcp.uvicorn_runner import bind
 
 from ._receiver import Receiver, make_event, wait_for
 from .conftest import FAST
