@@ -1,0 +1,53 @@
+"""End-to-end cases for the webhooks_events tools."""
+
+from __future__ import annotations
+
+from e2e_cases.registry import Call, case
+
+
+# ----- webhooks and events --------------------------------------------------------------------
+async def _hook(call: Call) -> str:
+    hook = await call(
+        "create_webhook",
+        {"url": "https://example.com/hook", "events": [{"object_type": "lead", "action": "created"}]},
+    )
+    return str(hook["id"])
+
+
+@case("create_webhook")
+async def _(call: Call) -> None:
+    hook_id = await _hook(call)
+    assert hook_id in call.store.webhooks and len(call.store.webhooks[hook_id]["signature_key"]) == 64
+
+
+@case("list_webhooks")
+async def _(call: Call) -> None:
+    hook_id = await _hook(call)
+    assert [h["id"] for h in (await call("list_webhooks", {}))["items"]] == [hook_id]
+
+
+@case("get_webhook")
+async def _(call: Call) -> None:
+    hook_id = await _hook(call)
+    assert (await call("get_webhook", {"webhook_id": hook_id}))["url"] == "https://example.com/hook"
+
+
+@case("update_webhook")
+async def _(call: Call) -> None:
+    hook_id = await _hook(call)
+    await call("update_webhook", {"webhook_id": hook_id, "status": "paused"})
+    assert call.store.webhooks[hook_id]["status"] == "paused"
+
+
+@case("delete_webhook")
+async def _(call: Call) -> None:
+    hook_id = await _hook(call)
+    await call("delete_webhook", {"webhook_id": hook_id})
+    assert hook_id not in call.store.webhooks
+
+
+@case("list_events", writes=False)
+async def _(call: Call) -> None:
+    page = await call("list_events", {"limit": 5})
+    newest = sorted(reversed(call.store.events), key=lambda e: e["date_updated"], reverse=True)[:5]
+    assert page["count"] == 5 and [e["id"] for e in page["items"]] == [e["id"] for e in newest]
