@@ -64,7 +64,7 @@ def _unknown_id_args(spec) -> dict[str, object]:
         name = next(
             n
             for n in group
-            if spec.input_schema["properties"][n].get("type") in simple
+            if str(spec.input_schema["properties"][n].get("type")) in simple
             and "pattern" not in spec.input_schema["properties"][n]
         )
         schema = spec.input_schema["properties"][name]
