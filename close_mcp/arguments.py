@@ -83,6 +83,18 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
+MAX_QUERY_VALUE = 2000  # characters of one query parameter; whole URLs stay well under servers' limits
+
+
+def check_url_size(tool: str, argument: str, value: str) -> None:
+    """Anything that reaches a URL is bounded, whatever the manifest's schema says."""
+    if len(value) > MAX_QUERY_VALUE:
+        raise ToolInputError(
+            f"Invalid arguments for {tool}: `{argument}` is too long for a Close URL ({len(value)} characters "
+            f"as sent, at most {MAX_QUERY_VALUE}); narrow it down. Nothing was sent to Close."
+        )
+
+
 def prepare(spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
     """Fill the path template, the query and the JSON body from validated arguments."""
     ids = {n: str(v) for n, v in args.items() if n in spec.bindings and spec.bindings[n].location == "path"}
@@ -97,6 +109,7 @@ def prepare(spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
             continue
         if binding.location == "query":
             request.params[binding.wire] = _query_value(value)
+            check_url_size(spec.name, name, request.params[binding.wire])
         elif binding.location == "body":
             body[binding.wire] = value
         else:  # body_custom: {"cf_x": v} -> "custom.cf_x": v

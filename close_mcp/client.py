@@ -49,6 +49,46 @@ class RetryPolicy:
         return random.uniform(step / 2, step)
 
 
+MIN_429_PAUSE = 0.5  # seconds; Close's reset can read 0 (or be absent) on a 429
+MAX_REQUESTS_PER_CALL = 20
+
+
+@dataclass
+class CallBudget:
+    """The time and requests one call may spend: waits until ``wait_deadline``, everything (waits and
+    requests) until ``end_deadline`` = start + wait budget + HTTP timeout."""
+
+    budget: float
+    timeout: float
+    started: float
+    wait_deadline: float
+    end_deadline: float
+    requests: int = 0
+
+    @classmethod
+    def start(cls, budget: float, timeout: float) -> CallBudget:
+        now = time.monotonic()
+        return cls(budget, timeout, now, now + budget, now + budget + timeout)
+
+    @property
+    def attempts(self) -> int:
+        return self.requests
+
+    def can_wait(self, seconds: float) -> bool:
+        return time.monotonic() + seconds <= self.wait_deadline
+
+    def request_timeout(self) -> float:
+        return min(self.timeout, self.end_deadline - time.monotonic())
+
+    def exceeded(
+        self, method: str, path: str, wait: float, *, capped: bool = False
+    ) -> RateLimitBudgetExceeded:
+        left = max(0.0, self.wait_deadline - time.monotonic())
+        return RateLimitBudgetExceeded(
+            method, path, wait, self.budget, left=left, requests=self.requests, capped=capped
+        )
+
+
 @dataclass
 class CloseResponse:
     status: int
@@ -71,6 +111,7 @@ class CloseClient:
         self.credential = credential
         self.base_url = base_url.rstrip("/")
         self.wait_budget = wait_budget
+        self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.limiter = limiter or RateLimiter()
         self._http = httpx2.AsyncClient(
@@ -109,29 +150,34 @@ class CloseClient:
         on_wait: WaitCallback | None = None,
     ) -> CloseResponse:
         """Send one Close request. ``idempotent`` (default: by method; a tool's plan passes its manifest's
-        hint) decides whether an answer lost after sending or a 502/503/504 may be retried."""
-        budget = self.wait_budget if wait_budget is None else wait_budget
-        deadline = time.monotonic() + budget
+        hint) decides whether an answer lost after sending or a 502/503/504 may be retried.
+
+        One deadline bounds the whole call: waits (pacing, 429 pauses, retry backoff) end within the wait
+        budget, and every attempt's HTTP timeout is cut to what is left of budget + timeout. A call never
+        sends more than :data:`MAX_REQUESTS_PER_CALL` requests, whatever Close answers."""
+        budget = CallBudget.start(self.wait_budget if wait_budget is None else wait_budget, self.timeout)
         if idempotent is None:
             idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
-        attempt = 0
         while True:
             try:
-                return await self._send_respecting_rate_limit(
-                    method, path, params, json, deadline, budget, on_wait
-                )
+                return await self._send_respecting_rate_limit(method, path, params, json, budget, on_wait)
             except RequestNotSent as exc:
                 failure: CloseError = exc  # never reached Close: safe to retry even a POST
             except (ResponseLost, ServerError) as exc:
                 if not idempotent or (isinstance(exc, ServerError) and exc.status not in RETRYABLE_STATUSES):
+                    exc.attempts = budget.attempts
                     raise
                 failure = exc
-            attempt += 1
-            delay = self.retry.delay(attempt - 1)
-            if attempt >= self.retry.attempts or time.monotonic() + delay > deadline:
+            delay = self.retry.delay(budget.attempts - 1)
+            if budget.attempts >= self.retry.attempts or not budget.can_wait(delay):
+                failure.attempts = budget.attempts
                 raise failure
             log.info(
-                "retrying %s %s after %s (attempt %d)", method, path, type(failure).__name__, attempt + 1
+                "retrying %s %s after %s (attempt %d)",
+                method,
+                path,
+                type(failure).__name__,
+                budget.attempts + 1,
             )
             await anyio.sleep(delay)
 
@@ -142,19 +188,20 @@ class CloseClient:
         path: str,
         params: dict[str, str] | None,
         json: Any,
-        deadline: float,
-        budget: float,
+        budget: CallBudget,
         on_wait: WaitCallback | None,
     ) -> CloseResponse:
         who = self.credential.fingerprint
         while True:
             bucket = self.limiter.bucket(who, method, path)
             try:
-                await bucket.acquire(deadline, on_wait)
+                await bucket.acquire(budget.wait_deadline, on_wait)
             except WaitTooLong as exc:
-                raise RateLimitBudgetExceeded(method, path, exc.wait, budget) from None
+                raise budget.exceeded(method, path, exc.wait) from None
+            if budget.requests >= MAX_REQUESTS_PER_CALL:
+                raise budget.exceeded(method, path, 0.0, capped=True)
             try:
-                response = await self._send_once(method, path, params, json)
+                response = await self._send_once(method, path, params, json, budget)
             except BaseException:
                 bucket.release_probe()
                 raise
@@ -163,23 +210,34 @@ class CloseClient:
                 if response.status >= 400:
                     raise status_error(method, path, response.status, response.data)
                 return response
-            # 429: Close did not process the request, so every method may retry.
-            wait = reset_after_429(response.headers, response.data)
+            # 429: Close did not process the request, so every method may retry. Whatever the reset
+            # says (0 included), the pause has a floor: a "reset in 0 s" must not become a request loop.
+            wait = max(reset_after_429(response.headers, response.data), MIN_429_PAUSE)
             group = endpoint_group_of(response.data)
             if group:
                 bucket = self.limiter.learn_group(who, method, path, group)
             bucket.pause(wait)
             log.info("429 on %s %s: pausing its bucket for %.2fs", method, path, wait)
-            if time.monotonic() + wait > deadline:
-                raise RateLimitBudgetExceeded(method, path, wait, budget)
+            if not budget.can_wait(wait):
+                raise budget.exceeded(method, path, wait)
 
     # ----- layer 1: one request ---------------------------------------------------------
     async def _send_once(
-        self, method: str, path: str, params: dict[str, str] | None, json: Any
+        self, method: str, path: str, params: dict[str, str] | None, json: Any, budget: CallBudget
     ) -> CloseResponse:
         self.requests_sent += 1
+        budget.requests += 1
+        timeout = budget.request_timeout()
+        if timeout <= 0:
+            raise budget.exceeded(method, path, 0.0)
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            response = await self._http.request(
+                method,
+                path,
+                params=params,
+                json=json,
+                timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
+            )
         except _NOT_SENT as exc:
             raise RequestNotSent(method, path, type(exc).__name__) from None
         except httpx2.TimeoutException as exc:

@@ -22,6 +22,8 @@ from typing import Any
 
 
 class CloseError(Exception):
+    attempts = 1  # requests the call sent before giving up (set by the client)
+
     def __init__(self, method: str, path: str, detail: str = "") -> None:
         super().__init__(f"{method} {path}: {detail}" if detail else f"{method} {path}")
         self.method, self.path, self.detail = method, path, detail
@@ -44,9 +46,24 @@ class ResponseLost(TransportError):
 
 
 class RateLimitBudgetExceeded(CloseError):
-    def __init__(self, method: str, path: str, wait_seconds: float, budget: float) -> None:
+    """The call cannot finish within its budget: a wait longer than the budget left, or the cap on
+    requests per call reached (``capped``)."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        wait_seconds: float,
+        budget: float,
+        *,
+        left: float | None = None,
+        requests: int = 0,
+        capped: bool = False,
+    ) -> None:
         super().__init__(method, path, f"rate limited for {wait_seconds:.1f}s, budget {budget:.1f}s")
         self.wait_seconds, self.budget = wait_seconds, budget
+        self.left = budget if left is None else left
+        self.requests, self.capped = requests, capped
 
 
 class APIStatusError(CloseError):
@@ -153,10 +170,22 @@ def agent_message(exc: CloseError, ctx: CallContext) -> str:
     """The text of the tool error: what happened, then what to do."""
     where = f"{exc.method} {exc.path}"
     if isinstance(exc, RateLimitBudgetExceeded):
+        sent = "No request went through (Close answered 429 to each)" if exc.requests else "Nothing was sent"
+        if exc.capped:
+            return (
+                f"Close kept refusing {where} with 429 Too Many Requests: close-mcp sent {exc.requests} "
+                f"requests for this call and stopped. {sent}. Wait a few seconds, then retry {ctx.tool}; "
+                "make fewer calls at once."
+            )
+        if exc.wait_seconds <= 0:
+            return (
+                f"Close did not answer {where} within this call's time ({exc.budget:.0f} s wait budget plus "
+                f"the HTTP timeout), after {exc.requests} request(s). Retry {ctx.tool} later."
+            )
         return (
-            f"Close rate limit: this call would have to wait {exc.wait_seconds:.1f} s, longer than the "
-            f"{exc.budget:.0f} s wait budget. Nothing was sent. Retry {ctx.tool} in {exc.wait_seconds:.0f} s "
-            "or more, or make fewer calls at once."
+            f"Close rate limit: this call would have to wait {exc.wait_seconds:.1f} s, but only "
+            f"{exc.left:.1f} s of its {exc.budget:.0f} s wait budget is left. {sent}. Retry {ctx.tool} in "
+            f"{max(1, round(exc.wait_seconds))} s or more, or make fewer calls at once."
         )
     if isinstance(exc, RequestNotSent):
         return (
@@ -166,7 +195,8 @@ def agent_message(exc: CloseError, ctx: CallContext) -> str:
     if isinstance(exc, ResponseLost):
         if exc.is_write:
             return f"The connection to Close failed after the request was sent ({exc.detail}). {_write_check(ctx)}"
-        return f"Close did not answer ({exc.detail}) after several attempts. Retry {ctx.tool} in a moment."
+        tries = f"{exc.attempts} attempts" if exc.attempts > 1 else "one attempt"
+        return f"Close did not answer ({exc.detail}) after {tries}. Retry {ctx.tool} in a moment."
     assert isinstance(exc, APIStatusError)
     said = exc.close_message
     if isinstance(exc, ValidationFailed):
@@ -201,5 +231,10 @@ def agent_message(exc: CloseError, ctx: CallContext) -> str:
     if isinstance(exc, ServerError):
         if exc.is_write:
             return f"Close had a server error ({exc.status}) on {where}. {_write_check(ctx)}"
-        return f"Close had a server error ({exc.status}) and did not recover after retries. Retry {ctx.tool} later."
+        if exc.attempts > 1:
+            return (
+                f"Close had a server error ({exc.status}) on {where} on each of {exc.attempts} attempts. "
+                f"Retry {ctx.tool} later."
+            )
+        return f"Close had a server error ({exc.status}) on {where}. Retry {ctx.tool} later; if it persists, Close may be having an outage."
     return f"Close answered {exc.status} on {where}{': ' + said if said else ''}."

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from close_mcp import cursors
-from close_mcp.arguments import ArgumentChecker, ToolInputError, prepare
+from close_mcp.arguments import ArgumentChecker, ToolInputError, check_url_size, prepare
 from close_mcp.client import CloseClient
 from close_mcp.manifest import ToolSpec
 from close_mcp.plan import RequestPlan
@@ -113,6 +113,7 @@ class Executor:
         if fields:
             if "_all" not in fields:
                 request.params["_fields"] = ",".join(fields)
+                check_url_size(spec.name, "fields", request.params["_fields"])
             return False
         if spec.default_fields:
             request.params["_fields"] = ",".join(spec.default_fields)

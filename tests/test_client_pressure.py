@@ -9,7 +9,7 @@ from conftest import connect, text_of
 
 from close_mcp.client import CloseClient, RetryPolicy
 from close_mcp.credentials import Credential
-from close_mcp.errors import RateLimitBudgetExceeded, RequestNotSent, ResponseLost
+from close_mcp.errors import CloseError, RateLimitBudgetExceeded, RequestNotSent, ResponseLost
 from close_mcp.ratelimit import parse_ratelimit, reset_after_429
 from close_mcp.sandbox import FaultRule, SandboxConfig, run_sandbox
 
@@ -224,3 +224,26 @@ def test_a_429_naming_its_endpoint_group_merges_buckets():
         limiter.bucket("k", "GET", "/lead/1/") is merged
         and limiter.bucket("k", "POST", "/lead/") is not merged
     )
+
+
+async def test_a_429_saying_reset_0_never_becomes_a_request_loop(sandbox):
+    """Close's reset can read 0: the pause has a floor, a call has a request cap and a deadline."""
+    sandbox.sandbox.faults.add(FaultRule("rate_limit", path="/me/", reset=0, times=None))
+    async with connect(sandbox, wait_budget=2) as client:
+        with anyio.fail_after(10):  # the call ends by itself, well within this bound
+            result = await client.call_tool("get_current_user", {})
+    sent = sandbox.sandbox.stats.count("GET", "/me/")
+    assert result.is_error and 2 <= sent <= 6, sent  # ≥ 0.5 s between tries within a 2 s budget
+    assert "No request went through (Close answered 429 to each)" in text_of(result)
+    assert "of its 2 s wait budget is left" in text_of(result)
+
+
+async def test_a_stalled_close_is_cut_at_the_calls_deadline(sandbox):
+    """Wait budget 1 s + HTTP timeout 2 s: a 30 s stall ends the call at its deadline, not at 30 s."""
+    sandbox.sandbox.faults.add(FaultRule("latency", path="/me/", delay=30, times=None))
+    async with CloseClient(
+        Credential(sandbox.api_key), sandbox.base_url, wait_budget=1, timeout=2, retry=RetryPolicy(attempts=5)
+    ) as client:
+        with anyio.fail_after(10), pytest.raises(CloseError) as err:
+            await client.request("GET", "/me/")
+    assert err.value.attempts >= 1 and sandbox.sandbox.stats.count("GET", "/me/") <= 2

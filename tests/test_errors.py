@@ -122,3 +122,16 @@ async def test_internal_bug_is_a_generic_tool_error(mcp, sandbox, monkeypatch):
         and "Internal error" in text_of(result)
         and "secret internal detail" not in text_of(result)
     )
+
+
+async def test_arguments_too_long_for_a_url_are_refused_naming_them(shared_sandbox):
+    from conftest import connect
+
+    before = len(shared_sandbox.sandbox.stats.requests)
+    async with connect(shared_sandbox) as client:
+        many = await client.call_tool("list_leads", {"fields": ["x" * 190] * 20})
+        long_type = await client.call_tool("list_events", {"object_type": "lead" * 600})
+    assert many.is_error and "`fields` is too long for a Close URL" in text_of(many)
+    assert long_type.is_error and "object_type" in text_of(long_type)
+    assert "Internal error" not in text_of(many) + text_of(long_type)
+    assert len(shared_sandbox.sandbox.stats.requests) == before
