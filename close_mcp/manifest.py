@@ -241,7 +241,10 @@ def load_manifests(*extra: Path, shipped: bool = True) -> list[ToolSpec]:
             problems.append(f"{path.name}: {_locate(data, list(err.absolute_path))}: {err.message}")
         if errors:
             continue
-        data = _resolve_refs(data, definitions, path.name, problems)
+        local = data.get("definitions", {})
+        for name in sorted(set(local) & set(definitions)):
+            problems.append(f"{path.name}: definitions.{name}: already defined in definitions.json")
+        data = _resolve_refs(data, {**definitions, **local}, path.name, problems)
         for i, entry in enumerate(data["tools"]):
             where = f"{path.name}: tools[{i}] ({entry['name']})"
             for name in (entry["name"], *entry.get("aliases", ())):

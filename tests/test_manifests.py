@@ -201,3 +201,21 @@ def test_extra_manifests_flag_adds_tools_to_the_cli(tmp_path):
         env={"PATH": os.environ["PATH"]},
     ).stdout
     assert "get_note" in out and "/activity/note/{note_id}/" in out
+
+
+def test_a_manifest_may_declare_its_own_definitions(tmp_path):
+    manifest = json.loads(json.dumps(NOTE_MANIFEST))
+    manifest["definitions"] = {"note_id": {"type": "string", "pattern": "^acti_[A-Za-z0-9]+$", "maxLength": 80}}
+    manifest["tools"][0]["arguments"]["note_id"]["schema"] = {"$ref": "#/definitions/note_id"}
+    (tmp_path / "notes_extra.json").write_text(json.dumps(manifest))
+    spec = next(s for s in load_manifests(tmp_path) if s.name == "get_note")
+    assert spec.input_schema["properties"]["note_id"]["pattern"] == "^acti_[A-Za-z0-9]+$"
+    manifest["definitions"] = {"lead_id": {"type": "string"}}
+    (tmp_path / "notes_extra.json").write_text(json.dumps(manifest))
+    assert "definitions.lead_id: already defined in definitions.json" in _load_errors_with_shipped(tmp_path)
+
+
+def _load_errors_with_shipped(directory: Path) -> str:
+    with pytest.raises(ManifestError) as err:
+        load_manifests(directory)
+    return str(err.value)
