@@ -6,7 +6,7 @@ It knows nothing about leads or tasks; everything specific comes from the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from close_mcp import cursors
@@ -20,6 +20,9 @@ from close_mcp.trim import LIST_STRING_MAX, compact, fit_object, minimal, projec
 
 _ENVELOPE_KEYS = {"data", "has_more", "total_results", "cursor_next", "cursor_previous"}
 PREVIEW_COUNT_LIMIT = 100
+FIRST_PAGE = 25  # upstream page size while a tool's item size is still unknown
+MIN_ROOM_ITEMS = 3  # another upstream page only if at least this many more items are likely to fit
+ITEMS_SHARE = 0.92  # of the output budget, for items; the rest is the envelope (count, cursor, notice)
 
 
 @dataclass
@@ -34,12 +37,27 @@ class _Fetched:
     position: cursors.Position
 
 
+@dataclass
+class _Page:
+    """The items of one list call, shaped, with the position of each and of the first one not kept."""
+
+    next_position: cursors.Position | None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    positions: list[cursors.Position] = field(default_factory=list)
+    first: dict[str, Any] = field(default_factory=dict)  # the first upstream envelope (totals, summaries)
+    shortened: set[str] = field(default_factory=set)
+    chars: int = 0
+    fetched: int = 0
+    full: bool = False  # stopped because the next item would not fit
+
+
 class Executor:
     """Plans and runs tool calls; one per server, shared by every session."""
 
     def __init__(self, *, output_budget: int) -> None:
         self.output_budget = output_budget
         self._checkers: dict[str, ArgumentChecker] = {}
+        self._item_chars: dict[tuple[str, ...], float] = {}  # learned size of a shaped item, per tool+fields
 
     def plan(self, spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
         """Validate the arguments and turn them into the exact request (raises :class:`ToolInputError`)."""
@@ -140,85 +158,104 @@ class Executor:
             raise ToolInputError(str(exc)) from None
         if spec.pagination == "offset" and position.close_cursor is not None:
             raise ToolInputError("`cursor` does not belong to this tool; start again without a cursor.")
-        default_view = request.default_view
         want = args.get("max_items") or args.get("limit") or min(DEFAULT_LIMIT, spec.max_limit)
-        fetched, next_position, first = await self._fetch(
-            spec, request, client, position, want, walk=bool(args.get("max_items")), on_wait=on_wait
-        )
-        keep_full = set(args.get("full_fields") or [])
-        prepared: list[dict[str, Any]] = []
-        shortened: set[str] = set()
-        for f in fetched:
-            item = project(f.item, spec.compact) if default_view else f.item
-            item, s = compact(item, LIST_STRING_MAX, keep_full)
-            shortened |= s
-            prepared.append(item)
-        result = self._fit(spec, prepared, fetched, next_position, first, shortened, secret, filters)
+        page = await self._collect(spec, args, request, client, position, want, on_wait)
+        result = self._fit(spec, page, secret, filters)
         return ToolOutput(result, render(result))
 
-    async def _fetch(
+    def _page_size(self, key: tuple[str, ...], spec: ToolSpec, missing: int, room: int) -> int:
+        """``_limit`` for the next upstream page: what is still wanted, cut to what is likely to fit in
+        the room left of the output budget (item size learned per tool and field set), so what is
+        fetched is what will be returned."""
+        size = min(spec.max_limit, missing)
+        estimate = self._item_chars.get(key)
+        if estimate is None:
+            return min(size, FIRST_PAGE)
+        return max(1, min(size, int(room / estimate) + 1))
+
+    async def _collect(
         self,
         spec: ToolSpec,
+        args: dict[str, Any],
         request: RequestPlan,
         client: CloseClient,
         position: cursors.Position,
         want: int,
-        *,
-        walk: bool,
         on_wait: WaitCallback | None,
-    ) -> tuple[list[_Fetched], cursors.Position | None, dict[str, Any]]:
-        """Fetch one page (or walk pages up to ``want`` items); record each item's position."""
-        fetched: list[_Fetched] = []
-        first: dict[str, Any] = {}
-        next_position: cursors.Position | None = position
-        approx_size = 0
-        while next_position is not None and len(fetched) < want:
-            pos = next_position
-            params = dict(request.params)
-            if spec.pagination == "cursor":
-                params["_limit"] = str(min(spec.max_limit, pos.index + want - len(fetched)))
-                if pos.close_cursor:
-                    params["_cursor"] = pos.close_cursor
-            else:
-                params["_limit"] = str(min(spec.max_limit, want - len(fetched)))
-                params["_skip"] = str(pos.skip)
-            page = (await client.request("GET", request.path, params=params, on_wait=on_wait)).data or {}
-            first = first or page
-            data = list(page.get("data") or [])
-            if spec.pagination == "cursor":
-                fetched += [
-                    _Fetched(item, cursors.Position(close_cursor=pos.close_cursor or "", index=pos.index + k))
-                    for k, item in enumerate(data[pos.index :])
-                ]
-                nxt = page.get("cursor_next")
-                next_position = cursors.Position(close_cursor=nxt) if nxt and data else None
-            else:
-                fetched += [
-                    _Fetched(item, cursors.Position(skip=pos.skip + k)) for k, item in enumerate(data)
-                ]
-                next_position = (
-                    cursors.Position(skip=pos.skip + len(data)) if page.get("has_more") and data else None
-                )
-            approx_size += sum(len(render(i)) for i in data)
-            if not walk or approx_size > 4 * self.output_budget:
-                break
-        return fetched, next_position, first
+    ) -> _Page:
+        """Fetch pages and shape their items until ``want`` items are kept or the budget is full;
+        items are compacted one by one and the work stops with the first item that does not fit."""
+        keep_full = set(args.get("full_fields") or [])
+        key = (spec.name, *sorted(args.get("fields") or ()))
+        room = int(self.output_budget * ITEMS_SHARE)
+        page = _Page(next_position=position)
+        while page.next_position is not None and len(page.items) < want and not page.full:
+            estimate = self._item_chars.get(key)
+            if page.items and estimate and room - page.chars < MIN_ROOM_ITEMS * estimate:
+                break  # nearly full: one more round trip for an item or two is not worth it
+            limit = self._page_size(key, spec, want - len(page.items), room - page.chars)
+            fetched, page.next_position, envelope = await self._fetch_page(
+                spec, request, client, page.next_position, limit, on_wait
+            )
+            page.first = page.first or envelope
+            page.fetched += len(fetched)
+            for n, one in enumerate(fetched):
+                item = project(one.item, spec.compact) if request.default_view else one.item
+                item, shortened = compact(item, LIST_STRING_MAX, keep_full)
+                chars = len(render(item)) + 1
+                if len(page.items) >= want:
+                    page.next_position = fetched[n].position
+                    break
+                if page.items and page.chars + chars > room:
+                    page.next_position, page.full = fetched[n].position, True
+                    break
+                page.items.append(item)
+                page.positions.append(one.position)
+                page.shortened |= shortened
+                page.chars += chars
+            if page.items:  # learned as we go: the next page of this call is sized by it already
+                sample = page.chars / len(page.items)
+                old = self._item_chars.get(key)
+                self._item_chars[key] = sample if old is None else (old + sample) / 2
+        return page
 
-    def _fit(
+    async def _fetch_page(
         self,
         spec: ToolSpec,
-        items: list[dict[str, Any]],
-        fetched: list[_Fetched],
-        next_position: cursors.Position | None,
-        first: dict[str, Any],
-        shortened: set[str],
-        secret: bytes,
-        filters: str,
-    ) -> dict[str, Any]:
+        request: RequestPlan,
+        client: CloseClient,
+        pos: cursors.Position,
+        limit: int,
+        on_wait: WaitCallback | None,
+    ) -> tuple[list[_Fetched], cursors.Position | None, dict[str, Any]]:
+        """One upstream page from ``pos``: its items with their positions, and where the next page starts."""
+        params = dict(request.params)
+        if spec.pagination == "cursor":
+            params["_limit"] = str(min(spec.max_limit, pos.index + limit))
+            if pos.close_cursor:
+                params["_cursor"] = pos.close_cursor
+        else:
+            params["_limit"] = str(limit)
+            params["_skip"] = str(pos.skip)
+        envelope = (await client.request("GET", request.path, params=params, on_wait=on_wait)).data or {}
+        data = list(envelope.get("data") or [])
+        if spec.pagination == "cursor":
+            fetched = [
+                _Fetched(item, cursors.Position(close_cursor=pos.close_cursor or "", index=pos.index + k))
+                for k, item in enumerate(data[pos.index :])
+            ]
+            nxt = envelope.get("cursor_next")
+            return fetched, (cursors.Position(close_cursor=nxt) if nxt and data else None), envelope
+        fetched = [_Fetched(item, cursors.Position(skip=pos.skip + k)) for k, item in enumerate(data)]
+        more = envelope.get("has_more") and data
+        return fetched, (cursors.Position(skip=pos.skip + len(data)) if more else None), envelope
+
+    def _fit(self, spec: ToolSpec, page: _Page, secret: bytes, filters: str) -> dict[str, Any]:
         """Keep whole items within the budget; the cursor points at the first item not returned."""
+        items, first, shortened = page.items, page.first, page.shortened
 
         def build(n: int, squeezed: bool = False) -> dict[str, Any]:
-            pos = fetched[n].position if n < len(fetched) else next_position
+            pos = page.positions[n] if n < len(items) else page.next_position
             token = cursors.encode(spec.name, filters, pos, secret) if pos is not None else None
             result: dict[str, Any] = {
                 "items": items[:n],
@@ -232,10 +269,9 @@ class Executor:
             if summary:
                 result["summary"] = summary
             notes = []
-            if n < len(fetched):
+            if n < len(items) or page.full:
                 notes.append(
-                    f"Returned {n} of {len(fetched)} fetched items to stay within the "
-                    f"{self.output_budget}-character output budget."
+                    f"Returned {n} items to stay within the {self.output_budget}-character output budget."
                 )
             if token:
                 notes.append(

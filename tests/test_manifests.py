@@ -205,7 +205,9 @@ def test_extra_manifests_flag_adds_tools_to_the_cli(tmp_path):
 
 def test_a_manifest_may_declare_its_own_definitions(tmp_path):
     manifest = json.loads(json.dumps(NOTE_MANIFEST))
-    manifest["definitions"] = {"note_id": {"type": "string", "pattern": "^acti_[A-Za-z0-9]+$", "maxLength": 80}}
+    manifest["definitions"] = {
+        "note_id": {"type": "string", "pattern": "^acti_[A-Za-z0-9]+$", "maxLength": 80}
+    }
     manifest["tools"][0]["arguments"]["note_id"]["schema"] = {"$ref": "#/definitions/note_id"}
     (tmp_path / "notes_extra.json").write_text(json.dumps(manifest))
     spec = next(s for s in load_manifests(tmp_path) if s.name == "get_note")

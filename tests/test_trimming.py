@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import anyio
 import pytest
 from conftest import connect, text_of
 
@@ -168,3 +169,25 @@ async def test_get_tools_shorten_long_text_and_full_fields_returns_it(sandbox, m
         await mcp.call_tool("get_lead", {"lead_id": lead["id"], "full_fields": ["description"]})
     ).structured_content
     assert full["description"] == lead["description"] and "notice" not in full
+
+
+async def test_paging_fetches_what_it_returns(sandbox, mcp):
+    """All 260 leads through list_leads (default view, limit 200, following cursors): every lead exactly
+    once, and at most 1.2 records fetched from Close per record returned."""
+    total = len(sandbox.sandbox.store().leads)
+    seen: list[str] = []
+    args: dict = {"limit": 200}
+    with anyio.fail_after(60):
+        while True:
+            body = (await mcp.call_tool("list_leads", args)).structured_content
+            seen += [i["id"] for i in body["items"]]
+            if not body["next_cursor"]:
+                break
+            args = {"limit": 200, "cursor": body["next_cursor"]}
+    assert len(seen) == len(set(seen)) == total == 260
+    fetched = sum(
+        max(0, min(int(r["query"]["_limit"]), total - int(r["query"]["_skip"])))
+        for r in sandbox.sandbox.stats.requests
+        if r["method"] == "GET" and r["path"] == "/lead/"
+    )
+    assert fetched <= 1.2 * total, fetched
