@@ -2,7 +2,9 @@
 
 ``run_sandbox()`` is an async context manager yielding a :class:`RunningSandbox` (its
 ``base_url`` ends in ``/api/v1``). It binds the socket first, so the port is known before
-the server starts, and returns once uvicorn is accepting connections.
+the server starts, and returns once uvicorn is accepting connections. With a
+``state_file`` the organizations are loaded from it and saved back, atomically (temporary
+file, then rename), when the block exits and on SIGTERM as well as SIGINT.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, fields
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from close_mcp.sandbox.app import API_PREFIX, Sandbox, SandboxConfig
 from close_mcp.sandbox.faults import DropConnection
 from close_mcp.sandbox.ids import IdFactory
-from close_mcp.sandbox.store import OrgStore
+from close_mcp.sandbox.store import CUSTOM_FIELD_KINDS, OrgStore
 from close_mcp.serving import bind, serve_app_on
 
 
@@ -33,7 +39,6 @@ class _HideDroppedConnections(logging.Filter):
 
 
 logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
-_STATE_FIELDS = [f.name for f in fields(OrgStore) if f.name != "ids"]
 
 
 @dataclass
@@ -53,20 +58,46 @@ class RunningSandbox:
 
 
 def save_state(sandbox: Sandbox, path: Path) -> None:
-    data = {"orgs": [{name: getattr(org, name) for name in _STATE_FIELDS} for org in sandbox.orgs]}
+    data = {"orgs": [{"org": o.org, "collections": o.collections, "events": o.events} for o in sandbox.orgs]}
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data))
     tmp.replace(path)
 
 
 def load_state(path: Path) -> list[OrgStore]:
-    data = json.loads(path.read_text())
-    return [OrgStore(ids=IdFactory(random.Random()), **org) for org in data["orgs"]]
+    orgs = []
+    for org in json.loads(path.read_text())["orgs"]:
+        if "collections" not in org:  # the format before the resource engine: one key per collection
+            custom = org.pop("custom_fields", {})
+            org = {"org": org.pop("org"), "events": org.pop("events", []), "collections": org}
+            org["collections"].update({f"{k}_custom_fields": custom.get(k, {}) for k in CUSTOM_FIELD_KINDS})
+        orgs.append(OrgStore(ids=IdFactory(random.Random()), **org))
+    return orgs
 
 
 def build_sandbox(config: SandboxConfig, state_file: Path | None = None) -> Sandbox:
     orgs = load_state(state_file) if state_file and state_file.exists() else None
     return Sandbox(config, orgs=orgs)
+
+
+@contextmanager
+def _save_on_sigterm(sandbox: Sandbox, state_file: Path | None) -> Iterator[None]:
+    """uvicorn shuts down gracefully on SIGTERM, then re-raises it with the handler found at
+    start-up; by default that kills the process before ``run_sandbox`` could save. This
+    handler saves first, then exits with 143 like an unhandled SIGTERM."""
+    if state_file is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> Any:
+        save_state(sandbox, state_file)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @asynccontextmanager
@@ -82,8 +113,9 @@ async def run_sandbox(
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     try:
-        async with serve_app_on(sandbox.app, sock) as server:
-            yield RunningSandbox(sandbox, host, actual_port, server)
+        with _save_on_sigterm(sandbox, state_file):
+            async with serve_app_on(sandbox.app, sock) as server:
+                yield RunningSandbox(sandbox, host, actual_port, server)
     finally:
         sock.close()
         if state_file:

@@ -1,0 +1,90 @@
+"""All declared resources of a sandbox: lookup, enumeration of objects and of children.
+
+``objects(store, name)`` lists a resource's stored objects and ``children(store, name, id)``
+every object declared (via ``Parent``) as belonging to one object: the enumeration the
+lead search and Advanced Filtering need, and what cascade delete and merge walk.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+
+from close_mcp.sandbox.engine.resource import Resource
+from close_mcp.sandbox.store import Obj, OrgStore, not_found
+
+
+class Registry:
+    def __init__(self, resources: Iterable[Resource] = ()) -> None:
+        self.resources: dict[str, Resource] = {}
+        for res in resources:
+            self.add(res)
+
+    def add(self, res: Resource) -> Resource:
+        if res.name in self.resources:
+            raise ValueError(f"resource {res.name!r} declared twice")
+        self.resources[res.name] = res
+        return res
+
+    def with_resources(self, *extra: Resource) -> Registry:
+        """A copy with more declarations (tests register temporary resources this way)."""
+        return Registry([*self.resources.values(), *extra])
+
+    def __getitem__(self, name: str) -> Resource:
+        return self.resources[name]
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources.values())
+
+    # ----- objects -------------------------------------------------------------------
+    def objects(self, store: OrgStore, name: str) -> list[Obj]:
+        res = self.resources[name]
+        if res.source is not None:
+            return list(res.source(store))
+        items = store.collection(res.store_name).values()
+        if res.discriminator:
+            key, value = res.discriminator
+            return [o for o in items if o.get(key) == value]
+        return list(items)
+
+    def lookup(self, store: OrgStore, name: str, object_id: str) -> Obj:
+        res = self.resources[name]
+        if res.source is not None:
+            obj = next((o for o in res.source(store) if o["id"] == object_id), None)
+        else:
+            obj = store.collection(res.store_name).get(object_id)
+        if obj is None or (res.discriminator and obj.get(res.discriminator[0]) != res.discriminator[1]):
+            raise not_found(res.model)
+        return obj
+
+    def exists(self, store: OrgStore, name: str, object_id: object) -> bool:
+        res = self.resources[name]
+        if res.source is not None:
+            return any(o["id"] == object_id for o in res.source(store))
+        return isinstance(object_id, str) and object_id in store.collection(res.store_name)
+
+    def view(self, store: OrgStore, name: str, obj: Obj) -> Obj:
+        hook = self.resources[name].hooks.view
+        return hook(store, obj) if hook else copy.deepcopy(obj)
+
+    # ----- parents and children ------------------------------------------------------
+    def child_resources(self, name: str) -> list[Resource]:
+        """Resources declared with ``name`` as parent, one per collection."""
+        seen: set[str] = set()
+        result = []
+        for res in self.resources.values():
+            if res.parent and res.parent.resource == name and res.store_name not in seen:
+                seen.add(res.store_name)
+                result.append(res)
+        return result
+
+    def children(self, store: OrgStore, name: str, object_id: str) -> dict[str, list[Obj]]:
+        """Direct children of one object, keyed by collection name (``contacts`` …)."""
+        return {
+            res.store_name: [
+                o
+                for o in store.collection(res.store_name).values()
+                if o.get(res.parent.field) == object_id  # type: ignore[union-attr]
+            ]
+            for res in self.child_resources(name)
+        }
