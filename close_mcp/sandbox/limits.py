@@ -73,16 +73,16 @@ class LimitEnforcer:
     org_multiplier: int = 3
     windows: dict[tuple[str, str, str], Window] = field(default_factory=dict)
 
-    def _window(self, kind: str, owner: str, group: str, limit: int) -> Window:
+    def _window(self, kind: str, owner: str, group: str, limit: int, now: float) -> Window:
         key = (kind, owner, group)
         if key not in self.windows:
-            self.windows[key] = Window(limit=limit, seconds=self.window_seconds, started=time.monotonic())
+            self.windows[key] = Window(limit=limit, seconds=self.window_seconds, started=now)
         return self.windows[key]
 
     def check(self, key: str, org_id: str, group: str) -> Verdict:
         now = time.monotonic()
-        key_w = self._window("key", key, group, self.per_key)
-        org_w = self._window("org", org_id, group, self.per_key * self.org_multiplier)
+        key_w = self._window("key", key, group, self.per_key, now)
+        org_w = self._window("org", org_id, group, self.per_key * self.org_multiplier, now)
         for w in (key_w, org_w):
             w.roll(now)
         blocked = next(((w, t) for w, t in ((key_w, "key"), (org_w, "org")) if w.remaining() == 0), None)
