@@ -131,7 +131,10 @@ class Sandbox:
                 return self._finish(record, JSONResponse(body, status_code=429, headers=headers))
             for rule in self.faults.take(method, path, ("status",)):
                 body = rule.body or {"error": f"Injected fault: HTTP {rule.status}"}
-                return self._finish(record, JSONResponse(body, status_code=rule.status), verdict)
+                # An injected 429 plays one of the "stricter, unpredictable limits" that can trip
+                # inside the advertised window, whose 429 may lack RateLimit (close-api.md §1.1).
+                shown = verdict if rule.status != 429 else None
+                return self._finish(record, JSONResponse(body, status_code=rule.status), shown)
             if self.faults.take(method, path, ("drop_before",)):
                 raise DropConnection
             body = await self._json_body(request)

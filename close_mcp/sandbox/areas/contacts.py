@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from close_mcp.sandbox.engine import Ctx, Field, Hooks, Parent, Resource, write
+from close_mcp.sandbox.engine import Ctx, Field, Hooks, Parent, Resource, names, write
 from close_mcp.sandbox.seeding import LeadSeed, SeedCtx
 from close_mcp.sandbox.store import Obj, OrgStore
 from close_mcp.sandbox.validate import FieldErrors, check_contact_details, normalize_contact_details
@@ -53,75 +53,12 @@ CONTACT = Resource(
 RESOURCES = (CONTACT,)
 
 # ----- seed ----------------------------------------------------------------------------
-FIRST = [
-    "Ava",
-    "Liam",
-    "Noah",
-    "Emma",
-    "Olivia",
-    "Mateo",
-    "Sofia",
-    "Lucas",
-    "Mia",
-    "Ethan",
-    "Chloe",
-    "Arjun",
-    "Priya",
-    "Kenji",
-    "Yuki",
-    "Lena",
-]
-FIRST += [
-    "Jonas",
-    "Marta",
-    "Diego",
-    "Fatima",
-    "Omar",
-    "Grace",
-    "Henry",
-    "Isla",
-    "Jack",
-    "Zara",
-    "Leo",
-    "Nora",
-    "Hugo",
-    "Elena",
-    "Tomás",
-    "Aisha",
-]
-FIRST += ["Felix", "Ingrid", "Ravi", "Sara"]
-LAST = [
-    "Garcia",
-    "Smith",
-    "Nguyen",
-    "Müller",
-    "Rossi",
-    "Kowalski",
-    "Tanaka",
-    "Okafor",
-    "Silva",
-    "Johnson",
-    "Brown",
-    "Patel",
-    "Kim",
-    "Dubois",
-]
-LAST += [
-    "Larsen",
-    "Novak",
-    "Haddad",
-    "Moreau",
-    "Fischer",
-    "Costa",
-    "Walsh",
-    "Ibrahim",
-    "Ortiz",
-    "Svensson",
-    "Chen",
-    "Ahmed",
-    "Lopez",
-]
-LAST += ["Schmidt", "Jensen", "Ferreira"]
+FIRST = names("Ava Liam Noah Emma Olivia Mateo Sofia Lucas Mia Ethan Chloe Arjun Priya Kenji Yuki Lena")
+FIRST += names("Jonas Marta Diego Fatima Omar Grace Henry Isla Jack Zara Leo Nora Hugo Elena Tomás Aisha")
+FIRST += names("Felix Ingrid Ravi Sara")
+LAST = names("Garcia Smith Nguyen Müller Rossi Kowalski Tanaka Okafor Silva Johnson Brown Patel Kim Dubois")
+LAST += names("Larsen Novak Haddad Moreau Fischer Costa Walsh Ibrahim Ortiz Svensson Chen Ahmed Lopez")
+LAST += names("Schmidt Jensen Ferreira")
 TITLES = ["CEO", "CTO", "VP Sales", "Head of Operations", "Office Manager", "Procurement Lead", "Founder"]
 TITLES += ["Marketing Director", "IT Manager", "CFO"]
 

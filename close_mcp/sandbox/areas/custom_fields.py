@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, choice
+from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, choice, names
 from close_mcp.sandbox.seeding import SeedCtx
 from close_mcp.sandbox.store import CUSTOM_FIELD_KINDS, Obj
 from close_mcp.sandbox.validate import FieldErrors
@@ -55,9 +55,9 @@ def custom_field_resource(kind: str) -> Resource:
 RESOURCES = tuple(custom_field_resource(kind) for kind in CUSTOM_FIELD_KINDS)
 
 # ----- seed ----------------------------------------------------------------------------
-INDUSTRIES = ["Software", "Healthcare", "Manufacturing", "Retail", "Logistics", "Finance", "Education"]
+INDUSTRIES = names("Software Healthcare Manufacturing Retail Logistics Finance Education")
 SOURCES = ["Website", "Referral", "Cold outreach", "Conference", "Partner"]
-PRODUCTS = ["Starter", "Growth", "Enterprise"]
+PRODUCTS = names("Starter Growth Enterprise")
 SEED_FIELDS = [
     ("lead", "Industry", "choices", INDUSTRIES),
     ("lead", "Employees", "number", None),
@@ -76,7 +76,7 @@ def seed(sc: SeedCtx) -> None:
                 "name": name,
                 "description": None,
                 "type": ftype,
-                "choices": choices,
+                "choices": list(choices) if choices is not None else None,
                 "accepts_multiple_values": False,
                 "editable_with_roles": [],
                 "referenced_custom_type_id": None,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from close_mcp.sandbox.areas.common import first_lead_status
 from close_mcp.sandbox.areas.contacts import new_contact
 from close_mcp.sandbox.areas.custom_fields import INDUSTRIES, SOURCES
-from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, json_response, write
+from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, json_response, names, write
 from close_mcp.sandbox.seeding import LeadSeed, SeedCtx
 from close_mcp.sandbox.store import Obj, OrgStore, SandboxError, validation_error
 from close_mcp.sandbox.validate import FieldErrors, check_contact_details, check_custom
@@ -183,37 +183,10 @@ LEAD = Resource(
 RESOURCES = (LEAD,)
 
 # ----- seed ----------------------------------------------------------------------------
-WORD_A = [
-    "Blue",
-    "North",
-    "Bright",
-    "Summit",
-    "Iron",
-    "Silver",
-    "Pine",
-    "Harbor",
-    "Quantum",
-    "Red",
-    "Atlas",
-    "Cedar",
-    "Nova",
-    "Pioneer",
-]
-WORD_A += ["Granite", "Lumen", "Orbit", "Vertex", "Willow", "Crest"]
-WORD_B = [
-    "Logistics",
-    "Analytics",
-    "Dental",
-    "Robotics",
-    "Foods",
-    "Capital",
-    "Labs",
-    "Health",
-    "Studios",
-    "Energy",
-    "Freight",
-]
-WORD_B += ["Software", "Clinics", "Outfitters", "Media", "Systems", "Bakery", "Legal"]
+WORD_A = names("Blue North Bright Summit Iron Silver Pine Harbor Quantum Red Atlas Cedar Nova Pioneer")
+WORD_A += names("Granite Lumen Orbit Vertex Willow Crest")
+WORD_B = names("Logistics Analytics Dental Robotics Foods Capital Labs Health Studios Energy Freight")
+WORD_B += names("Software Clinics Outfitters Media Systems Bakery Legal")
 SUFFIX = ["Inc", "LLC", "GmbH", "Ltd", "Co", "Group", "AG", "SA", "BV", ""]
 CITIES = [("Austin", "TX", "US"), ("Denver", "CO", "US"), ("Berlin", "", "DE"), ("London", "", "GB")]
 CITIES += [("Toronto", "ON", "CA"), ("Lisbon", "", "PT"), ("Chicago", "IL", "US"), ("Sydney", "NSW", "AU")]
