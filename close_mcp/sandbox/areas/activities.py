@@ -96,7 +96,7 @@ def _note_html(_ctx: Ctx, body: Obj, existing: Obj | None) -> None:
 
 NOTE = typed(
     "Note",
-    (Field("note", "str"), Field("note_html", "str"), Field("title"), Field("pinned")),
+    (*Field.many("note note_html", "str"), *Field.many("title pinned")),
     Hooks(view=activity_view, prepare=_note_html),
 )
 
@@ -113,12 +113,8 @@ CALL = typed(
         Field("direction", choices=choice("inbound", "outbound"), default="outbound"),
         Field("status", choices=CALL_STATUSES, default="completed"),
         Field("duration", "int"),
-        Field("phone"),
         Field("disposition", choices=DISPOSITIONS),
-        Field("note"),
-        Field("note_html"),
-        Field("recording_url"),
-        Field("outcome_id"),
+        *Field.many("phone note note_html recording_url outcome_id"),
         Field("source", writable="never", default="External"),  # a logged call, not dialled
     ),
     Hooks(view=activity_view, validate=_check_call),
@@ -139,9 +135,12 @@ def _check_email(_ctx: Ctx, body: Obj, existing: Obj | None, errs: FieldErrors) 
 def _prepare_email(ctx: Ctx, body: Obj, existing: Obj | None) -> None:
     if existing is None:
         body["direction"] = "incoming" if body.get("status") == "inbox" else "outgoing"
-        body["thread_id"] = ctx.store.ids.new("acti")
         preview = body.get("body_text") or strip_html(body.get("body_html") or "")
         body["body_preview"] = preview[:120]
+
+
+def _new_thread(ctx: Ctx, email: Obj) -> None:
+    email.setdefault("thread_id", ctx.store.ids.new("acti"))  # a thread id is an acti_ id too
 
 
 def _send(ctx: Ctx, email: Obj) -> None:
@@ -156,17 +155,16 @@ EMAIL = typed(
     (
         Field("status", required=True, choices=EMAIL_STATUSES),
         Field("sender"),
-        *(Field(name, "list", label="list of email addresses", default=[]) for name in ("to", "cc", "bcc")),
+        *Field.many("to cc bcc", "list", label="list of email addresses", default=[]),
         Field("attachments", writable="never", default=[]),
-        *(Field(name) for name in ("subject", "body_text", "body_html", "template_id")),
+        *Field.many("subject body_text body_html template_id followup_date send_in"),
         Field("date_scheduled", "date"),
-        Field("followup_date"),
-        Field("send_in"),
     ),
     Hooks(
         view=activity_view,
         validate=_check_email,
         prepare=_prepare_email,
+        inserted=_new_thread,
         after_create=_send,
         after_update=lambda ctx, email, _prev, changed: _send(ctx, email) if "status" in changed else None,
     ),

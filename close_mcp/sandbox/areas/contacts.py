@@ -38,16 +38,12 @@ CONTACT = Resource(
     "cont",
     fields=(
         Field("lead_id", ref="lead"),
-        Field("name", "str", default=None),
-        Field("title", "str", default=None),
-        Field("emails", default=[]),  # list-ness and entries checked by check_contact_details
-        Field("phones", default=[]),
-        Field("urls", default=[]),
+        *Field.many("name title", "str", default=None),
+        *Field.many("emails phones urls", default=[]),  # checked by check_contact_details
     ),
     parent=Parent("lead", "lead_id"),
     custom_fields="contact",
     filters=("lead_id",),  # the only documented filter (close-api.md §3.3)
-    total_results=True,
     hooks=Hooks(view=contact_view, validate=_check, prepare=_prepare),
 )
 RESOURCES = (CONTACT,)

@@ -109,8 +109,7 @@ TASK = Resource(
         Field("date", "date", default=None),
         Field("is_complete", "bool", default=False),
         Field("contact_id", ref="contact", writable="create", default=None),
-        *(Field(name, writable="never", default=None) for name in ("object_type", "object_id", "priority")),
-        Field("resolution", writable="never", default=None),
+        *Field.many("object_type object_id priority resolution", writable="never", default=None),
     ),
     parent=Parent("lead", "lead_id"),
     events=("created", "updated", "deleted", "completed"),
@@ -118,7 +117,6 @@ TASK = Resource(
     filter_views=True,  # view is derived
     order_by=("date", "date_created"),
     default_order="date",
-    total_results=True,
     hooks=Hooks(
         view=task_view,
         params=_params,

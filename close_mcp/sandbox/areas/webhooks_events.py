@@ -72,7 +72,7 @@ WEBHOOK = Resource(
         Field("events", required=True),
         Field("verify_ssl", "bool", default=True),
         Field("status", choices=choice("active", "paused"), writable="update", default="active"),
-        *(Field(n, writable="never", default=None) for n in ("pause_reason", "latest_error")),
+        *Field.many("pause_reason latest_error", writable="never", default=None),
         Field("health_status", writable="never", default="healthy"),
         Field("recent_consecutive_fail_buckets_cnt", writable="never", default=0),
         Field("counters", writable="never", default={}),

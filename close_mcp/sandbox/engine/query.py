@@ -90,7 +90,7 @@ def _sort_value(value: Any) -> Any:
 
 def order_items(items: list[Obj], order_by: str | None, res: Resource) -> list[Obj]:
     """``_order_by``: one of ``res.order_by`` (comma = several keys), ``-`` = descending;
-    objects without the key come last."""
+    objects without the key come last, ties keep the default order."""
     if not order_by:
         order_by = res.default_order
         if not order_by:
@@ -98,6 +98,8 @@ def order_items(items: list[Obj], order_by: str | None, res: Resource) -> list[O
     elif order_by.lstrip("-") not in res.order_by:
         choices = ", ".join(sorted(res.order_by))
         raise validation_error({"_order_by": f"Not a valid choice. Valid choices: {choices}."})
+    else:
+        items = order_items(items, None, res)
     keys = order_by.lstrip("-").split(",")
     present = [o for o in items if all(o.get(k) is not None for k in keys)]
     missing = [o for o in items if not all(o.get(k) is not None for k in keys)]

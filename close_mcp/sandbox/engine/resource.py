@@ -53,6 +53,11 @@ class Field:
     def key(self) -> str:
         return self.error_key or (self.name.removesuffix("_id") if self.ref else self.name)
 
+    @classmethod
+    def many(cls, names: str, type: FieldType = "any", **options: Any) -> tuple[Field, ...]:
+        """Several fields alike: ``*Field.many("subject body_text", "str")``."""
+        return tuple(cls(name, type, **options) for name in names.split())
+
 
 def choice(*values: str) -> frozenset[str]:
     return frozenset(values)
@@ -127,7 +132,7 @@ class Resource:
     order_by: tuple[str, ...] = ()  # allowed _order_by values (without "-")
     default_order: str | None = "-date_created"
     pagination: Pagination = "offset"
-    total_results: bool = False
+    total_results: bool = False  # only /lead/ and /opportunity/ show it (close-api.md §2.1)
     max_limit: int = 100  # flask-mongorest's framework default (close-api.md §2.1)
     max_skip: int = 250_000  # observed on /activity/email/; guessed where unobserved
     create_status: int = 200
