@@ -54,6 +54,34 @@ async def test_an_extra_child_resource_is_deleted_with_its_lead(with_comments):
     assert ("comment", comment_id) in deleted and ("lead", lead_id) in deleted
 
 
+async def test_an_extra_resource_gets_the_generated_endpoints(with_comments):
+    sb, http = with_comments
+    lead_id = next(iter(sb.sandbox.store().leads))
+    comment = (await http.post("/comment/", json={"lead_id": lead_id, "body": "x"})).json()
+    assert comment["body"] == "x" and comment["organization_id"] == sb.sandbox.store().org["id"]
+    r = await http.put(f"/comment/{comment['id']}/", json={"body": None})
+    assert r.status_code == 200 and r.json()["body"] is None
+    r = await http.post("/comment/", json={"lead_id": "lead_nope"})
+    assert r.status_code == 400 and r.json()["field-errors"] == {"lead": "Object does not exist."}
+    r = await http.delete(f"/comment/{comment['id']}/")
+    assert r.status_code == 204 and r.content == b""
+    r = await http.get(f"/comment/{comment['id']}/")
+    assert r.json() == {"error": "Empty query: Comment matching query does not exist."}
+
+
+def test_a_resource_name_is_declared_once():
+    with pytest.raises(ValueError, match="declared twice"):
+        default_registry().with_resources(Resource("lead", "Lead", "/lead2/", "lead"))
+
+
+def test_seed_is_deterministic_across_areas():
+    def snapshot(seed: int) -> list[list[str]]:
+        store = Sandbox(SandboxConfig(seed=seed, leads=15)).store()
+        return [sorted(c) for c in (store.leads, store.contacts, store.activities, store.tasks)]
+
+    assert snapshot(3) == snapshot(3) and snapshot(3) != snapshot(4)
+
+
 async def test_an_extra_child_resource_moves_with_a_merge(with_comments):
     sb, http = with_comments
     store = sb.sandbox.store()
