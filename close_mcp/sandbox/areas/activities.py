@@ -4,14 +4,13 @@ resources see their own ``_type`` only."""
 
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 
-from close_mcp.sandbox.areas.common import current_user, now, strip_html, user_name
+from close_mcp.sandbox.areas.common import current_user, now, strip_html
 from close_mcp.sandbox.engine import CRUD, Ctx, Field, Hooks, Parent, Resource, choice, write
 from close_mcp.sandbox.ids import iso, now_utc
 from close_mcp.sandbox.seeding import LeadSeed, SeedCtx
-from close_mcp.sandbox.store import Obj, OrgStore
+from close_mcp.sandbox.store import Obj
 from close_mcp.sandbox.validate import FieldErrors
 
 EMAIL_STATUSES = choice("inbox", "draft", "scheduled", "outbox", "sent", "error")
@@ -22,10 +21,6 @@ DISPOSITIONS = choice(
     "answered", "no-answer", "vm-answer", "vm-left", "busy", "blocked", "error", "abandoned"
 )
 RESTRICTED = ("user_id", "contact_id", "_type")  # filters honoured only with one lead_id
-
-
-def activity_view(store: OrgStore, activity: Obj) -> Obj:
-    return {**copy.deepcopy(activity), "user_name": user_name(store, activity.get("user_id"))}
 
 
 def _feed_params(_ctx: Ctx, params: dict[str, str]) -> dict[str, str]:
@@ -39,7 +34,7 @@ def _feed_params(_ctx: Ctx, params: dict[str, str]) -> dict[str, str]:
 COMMON = (
     Field("lead_id", ref="lead", required=True, writable="create"),
     Field("contact_id", ref="contact", default=None),
-    Field("user_id", ref="user", default=current_user),
+    Field("user_id", ref="user", default=current_user, named="user_name"),
     Field("activity_at", "date", default=now),
     Field("users", writable="never", default=[]),
 )
@@ -58,7 +53,7 @@ FEED = Resource(
     # the sandbox used to compare "Note,Call" as one value and return nothing.
     comma_filters=("lead_id", "contact_id", "user_id", "_type"),
     default_order="-activity_at",
-    hooks=Hooks(view=activity_view, params=_feed_params),
+    hooks=Hooks(params=_feed_params),
 )
 
 
@@ -84,7 +79,7 @@ def typed(
         filters=("lead_id", "user_id", "date_created"),
         default_order="-activity_at",
         events=events,
-        hooks=Hooks(view=activity_view) if hooks is None else hooks,
+        hooks=hooks or Hooks(),
     )
 
 
@@ -97,7 +92,7 @@ def _note_html(_ctx: Ctx, body: Obj, existing: Obj | None) -> None:
 NOTE = typed(
     "Note",
     (*Field.many("note note_html", "str"), *Field.many("title pinned")),
-    Hooks(view=activity_view, prepare=_note_html),
+    Hooks(prepare=_note_html),
 )
 
 
@@ -117,7 +112,7 @@ CALL = typed(
         *Field.many("phone note note_html recording_url outcome_id"),
         Field("source", writable="never", default="External"),  # a logged call, not dialled
     ),
-    Hooks(view=activity_view, validate=_check_call),
+    Hooks(validate=_check_call),
 )
 
 
@@ -161,7 +156,6 @@ EMAIL = typed(
         Field("date_scheduled", "date"),
     ),
     Hooks(
-        view=activity_view,
         validate=_check_email,
         prepare=_prepare_email,
         inserted=_new_thread,

@@ -6,7 +6,7 @@ import copy
 from datetime import timedelta
 
 from close_mcp.sandbox.areas.activities import NOTE_LINES
-from close_mcp.sandbox.areas.common import current_user, user_name
+from close_mcp.sandbox.areas.common import current_user
 from close_mcp.sandbox.areas.custom_fields import PRODUCTS
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Parent, Resource, choice, names, write
 from close_mcp.sandbox.ids import now_utc
@@ -30,11 +30,9 @@ def opportunity_view(store: OrgStore, opp: Obj) -> Obj:
     out = copy.deepcopy(opp)
     status = store.opportunity_statuses().get(opp.get("status_id") or "", {})
     pipeline = store.pipelines.get(status.get("pipeline_id", ""), {})
-    contact = store.contacts.get(opp.get("contact_id") or "", {})
     value, confidence = opp.get("value"), opp.get("confidence") or 0
     period = opp.get("value_period") or "one_time"
     out.update(
-        lead_name=store.leads.get(opp["lead_id"], {}).get("name"),
         status_label=status.get("label"),
         status_type=status.get("type"),
         status_display_name=status.get("label"),
@@ -44,8 +42,6 @@ def opportunity_view(store: OrgStore, opp: Obj) -> Obj:
         value_formatted=format_money(value, period, store.org["currency_symbol"]),
         expected_value=None if value is None else round(value * confidence / 100),
         annualized_value=None if value is None else value * _PERIOD_FACTOR.get(period, 1),
-        contact_name=contact.get("name"),
-        user_name=user_name(store, opp.get("user_id")),
     )
     if out["annualized_value"] is not None:
         out["annualized_expected_value"] = round(out["annualized_value"] * confidence / 100)
@@ -104,14 +100,14 @@ OPPORTUNITY = Resource(
     "oppo",
     collection="opportunities",
     fields=(
-        Field("lead_id", ref="lead"),
+        Field("lead_id", ref="lead", named="lead_name"),
         Field("status_id", default=_first_status),
         Field("value", "int", label="integer (the value in cents)", default=None),
         Field("value_period", choices=choice(*PERIODS), default="one_time"),
         Field("confidence", "int", default=0),
         Field("note", "str", default=""),
-        Field("contact_id", ref="contact", default=None),
-        Field("user_id", ref="user", default=current_user),
+        Field("contact_id", ref="contact", default=None, named="contact_name"),
+        Field("user_id", ref="user", default=current_user, named="user_name"),
         Field("date_won", "date", default=None),
         Field("pipeline_id"),
     ),

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from starlette.responses import Response
 
-from close_mcp.sandbox.areas.common import current_user, user_name
+from close_mcp.sandbox.areas.common import current_user
 from close_mcp.sandbox.engine import (
     Ctx,
     Field,
@@ -38,9 +38,6 @@ def task_view(store: OrgStore, task: Obj) -> Obj:
         else ("future" if due and due > date.today().isoformat() else "inbox")
     )
     out.update(
-        lead_name=store.leads.get(task["lead_id"], {}).get("name"),
-        assigned_to_name=user_name(store, task.get("assigned_to")),
-        contact_name=store.contacts.get(task.get("contact_id") or "", {}).get("name"),
         is_dateless=not task.get("date"),
         due_date=due or None,
         view=view,
@@ -103,12 +100,14 @@ TASK = Resource(
     "task",
     fields=(
         Field("_type", choices=choice("lead", "outgoing_call"), writable="create", default="lead"),
-        Field("lead_id", ref="lead", required=True, writable="create"),
-        Field("assigned_to", ref="user", error_key="assigned_to", default=current_user),
+        Field("lead_id", ref="lead", required=True, writable="create", named="lead_name"),
+        Field(
+            "assigned_to", ref="user", error_key="assigned_to", default=current_user, named="assigned_to_name"
+        ),
         Field("text", "str", default=""),
         Field("date", "date", default=None),
         Field("is_complete", "bool", default=False),
-        Field("contact_id", ref="contact", writable="create", default=None),
+        Field("contact_id", ref="contact", writable="create", default=None, named="contact_name"),
         *Field.many("object_type object_id priority resolution", writable="never", default=None),
     ),
     parent=Parent("lead", "lead_id"),

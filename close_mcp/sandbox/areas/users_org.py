@@ -64,6 +64,7 @@ USER = Resource(
     "/user/",
     "user",
     ops=READ,
+    title=lambda user: f"{user['first_name']} {user['last_name']}",
     order_by=("last_name,first_name", "first_name,last_name"),  # close-api.md §3.3
     default_order=None,
     hooks=Hooks(view=user_view),

@@ -64,8 +64,15 @@ class Registry:
         return isinstance(object_id, str) and object_id in store.collection(res.store_name)
 
     def view(self, store: OrgStore, name: str, obj: Obj) -> Obj:
-        hook = self.resources[name].hooks.view
-        return hook(store, obj) if hook else copy.deepcopy(obj)
+        """An object as returned: the ``view`` hook's shape plus the ``named`` titles."""
+        res = self.resources[name]
+        out = res.hooks.view(store, obj) if res.hooks.view else copy.deepcopy(obj)
+        for f in res.fields:
+            if f.named and f.ref:
+                target = self.resources[f.ref]
+                referenced = store.collection(target.store_name).get(obj.get(f.name) or "")
+                out[f.named] = target.title(referenced) if referenced else None
+        return out
 
     # ----- parents and children ------------------------------------------------------
     def child_resources(self, name: str) -> list[Resource]:

@@ -48,6 +48,7 @@ class Field:
     ref: str | None = None
     error_key: str | None = None
     label: str | None = None  # the type's name in "Not a valid <label>."
+    named: str | None = None  # with ref: returned objects add the referenced one's title here
 
     @property
     def key(self) -> str:
@@ -139,6 +140,7 @@ class Resource:
     delete_status: int = 200  # 200 answers {}, 204 answers nothing (close-api.md §4)
     stamped: bool = True  # audit fields and organization_id
     source: Callable[[OrgStore], Iterable[Obj]] | None = None  # objects not kept in a collection
+    title: Callable[[Obj], Any] = lambda obj: obj.get("name")  # shown in other objects' *_name
     hooks: Hooks = field(default_factory=Hooks)
     routes: tuple[Route, ...] = ()
 
