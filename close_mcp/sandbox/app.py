@@ -1,30 +1,24 @@
-"""The sandbox's Starlette app: routing, auth, rate limits, faults and request accounting.
+"""One sandbox and its API request pipeline: auth, rate limits, faults, accounting.
 
 Order of checks for an API request, as Close answers: unknown URL → 404 (before auth),
-missing trailing slash → 308, wrong method → 405, missing/bad credential → 401, rate
-limit → 429, non-JSON write body → 415, then the operation's own validation (400/404)
-and its 200/201. The operations themselves are generated from the resource declarations
-in :mod:`close_mcp.sandbox.areas` by :mod:`close_mcp.sandbox.engine`.
+missing trailing slash → 308, wrong method → 405 (:mod:`.routing`), missing/bad
+credential → 401, rate limit → 429, non-JSON write body → 415, then the operation's own
+validation (400/404) and its 200/201. The operations themselves are generated from the
+resource declarations in :mod:`close_mcp.sandbox.areas` by :mod:`close_mcp.sandbox.engine`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.responses import JSONResponse, Response
 
 from close_mcp.sandbox.areas import default_registry
 from close_mcp.sandbox.auth import DEMO_API_KEY, SandboxCredential, authenticate, issue_credentials
-from close_mcp.sandbox.control import control_routes
 from close_mcp.sandbox.engine import Ctx, Registry
 from close_mcp.sandbox.engine.context import error_response
 from close_mcp.sandbox.engine.handlers import Handler, route_table
@@ -39,13 +33,12 @@ from close_mcp.sandbox.limits import (
     ratelimit_headers,
     too_many_requests,
 )
+from close_mcp.sandbox.routing import API_PREFIX, build_app
 from close_mcp.sandbox.seeding import seed_organization
 from close_mcp.sandbox.stats import Stats
 from close_mcp.sandbox.store import OrgStore, RequestInfo, SandboxError, Subscriber
 
-API_PREFIX = "/api/v1"
 __all__ = ["ALL_ROUTES", "API_PREFIX", "DEMO_API_KEY", "Sandbox", "SandboxConfig", "SandboxCredential"]
-log = logging.getLogger("close_mcp.sandbox")
 ALL_ROUTES = route_table(default_registry())  # [(path, {method: handler})] of the default resources
 
 
@@ -83,7 +76,7 @@ class Sandbox:
         self.limiter = self._enforcer(cfg.rate_limit, cfg.rate_window)
         self.faults = Faults()
         self.stats = Stats()
-        self.app = self._build_app()
+        self.app = build_app(self, route_table(self.registry))
 
     @property
     def api_key(self) -> str:
@@ -202,70 +195,3 @@ class Sandbox:
         if verdict is not None and "ratelimit" not in response.headers:
             response.headers.update(ratelimit_headers(verdict, self.config.header_style))
         return response
-
-    # ----- the app -----------------------------------------------------------------------
-    def _build_app(self) -> Starlette:
-        routes = [
-            Route(API_PREFIX + path, _ApiEndpoint(self, handlers), methods=list(handlers))
-            for path, handlers in route_table(self.registry)
-        ]
-        app = Starlette(
-            routes=routes + control_routes(self), exception_handlers={HTTPException: _http_exception}
-        )
-        app.router.redirect_slashes = False  # answered by _http_exception with a 308 instead
-        return app
-
-
-class _ApiEndpoint:
-    """Raw ASGI endpoint so a fault can drop the connection mid-response."""
-
-    def __init__(self, sandbox: Sandbox, handlers: dict[str, Handler]) -> None:
-        self.sandbox, self.handlers = sandbox, handlers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        try:
-            response = await self.sandbox.handle(request, self.handlers)
-        except DropConnection:
-            self.sandbox.stats.requests[-1]["status"] = "dropped"
-            # Start a response that promises a body, then abort: the server closes the socket.
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
-                }
-            )
-            raise
-        await response(scope, receive, send)
-
-
-def _slash_redirect(request: Request) -> Response | None:
-    """A known URL without its trailing slash. Guess (close-api.md §10.11 untested): Close is
-    Flask, and Werkzeug (≥ 0.15, pallets/werkzeug#1342) answers strict-slash rules with **308** for
-    every method, before auth, keeping the query string; 308 also keeps method and body, so
-    a POST follows it. (Starlette's own redirect was a 307.)"""
-    path = request.url.path
-    if path.endswith("/"):
-        return None
-    scope = {**request.scope, "path": path + "/"}
-    if any(route.matches(scope)[0] != Match.NONE for route in request.app.router.routes):
-        return RedirectResponse(str(request.url.replace(path=path + "/")), status_code=308)
-    return None
-
-
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        redirect = _slash_redirect(request)
-        if redirect is not None:
-            return redirect
-        text = (
-            "The requested URL was not found on the server. If you entered the URL manually please check "
-            "your spelling and try again."
-        )
-    elif exc.status_code == 405:
-        text = "The method is not allowed for the requested URL."
-    else:
-        text = exc.detail
-    return JSONResponse({"error": text}, status_code=exc.status_code, headers=exc.headers)

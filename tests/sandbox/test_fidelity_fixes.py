@@ -11,7 +11,9 @@ import anyio
 import httpx2
 import pytest
 
-from close_mcp.sandbox import SandboxConfig, run_sandbox
+from close_mcp.sandbox import Sandbox, SandboxConfig, run_sandbox
+from close_mcp.sandbox.areas import default_registry
+from close_mcp.sandbox.engine import Field, Resource
 from close_mcp.sandbox.stats import RequestLog, Stats
 
 pytestmark = pytest.mark.anyio
@@ -70,6 +72,34 @@ async def test_date_filters_compare_instants_not_strings(http, sandbox):
         assert activity["id"] in await ids(activity_at__gte=same_instant), same_instant
         assert activity["id"] not in await ids(activity_at__gt=same_instant), same_instant
         assert activity["id"] in await ids(activity_at__lte=same_instant), same_instant
+
+
+async def test_number_and_date_filters_on_a_declared_resource():
+    score = Resource(
+        "score",
+        "Score",
+        "/score/",
+        "scor",
+        fields=(Field("points", "int"), Field("at", "date")),
+        filters=("points", "at"),
+        order_by=("points",),
+    )
+    sandbox = Sandbox(SandboxConfig(leads=2), registry=default_registry().with_resources(score))
+    async with (
+        run_sandbox(sandbox=sandbox) as sb,
+        httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as c,
+    ):
+        for points, at in ((9, "2026-01-01T23:30:00-02:00"), (10, "2026-01-02T00:30:00Z")):
+            assert (await c.post("/score/", json={"points": points, "at": at})).status_code == 200
+
+        async def points(**params: str) -> list[int]:
+            return [s["points"] for s in (await c.get("/score/", params=params)).json()["data"]]
+
+        assert await points(points__gt="9") == [10]  # as strings "10" < "9"
+        assert await points(points__in="9,10", _order_by="-points") == [10, 9]
+        assert await points(points="10") == [10]
+        # 23:30 at -02:00 is 01:30Z on Jan 2, after 00:30Z: as strings it would sort first.
+        assert await points(at__gt="2026-01-02T01:00:00+00:00") == [9]
 
 
 async def test_ratelimit_header_on_every_response_in_the_observed_form(http):
