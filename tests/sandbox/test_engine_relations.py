@@ -128,6 +128,7 @@ async def test_registry_enumerates_objects_and_children(sandbox):
     notes = registry.objects(store, "note")
     assert notes and all(a["_type"] == "Note" for a in notes)
     lead_id = next(iter(store.leads))
-    assert registry.children(store, "lead", lead_id)["contacts"] == [
-        c for c in store.contacts.values() if c["lead_id"] == lead_id
-    ]
+    contacts = registry.children(store, "lead", lead_id)["contacts"]
+    assert contacts == [c for c in store.contacts.values() if c["lead_id"] == lead_id]
+    assert registry.parent_of(store, "contact", contacts[0]) is store.leads[lead_id]
+    assert registry.parent_of(store, "user", next(iter(store.users.values()))) is None

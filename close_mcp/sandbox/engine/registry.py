@@ -1,8 +1,9 @@
 """All declared resources of a sandbox: lookup, enumeration of objects and of children.
 
-``objects(store, name)`` lists a resource's stored objects and ``children(store, name, id)``
-every object declared (via ``Parent``) as belonging to one object: the enumeration the
-lead search and Advanced Filtering need, and what cascade delete and merge walk.
+``objects(store, name)`` lists a resource's stored objects, ``children(store, name, id)``
+every object declared (via ``Parent``) as belonging to one object and ``parent_of`` the
+way back: the enumeration the lead search and Advanced Filtering need, and what cascade
+delete and merge walk. ``view`` gives an object as the API returns it.
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ class Registry:
                 seen.add(res.store_name)
                 result.append(res)
         return result
+
+    def parent_of(self, store: OrgStore, name: str, obj: Obj) -> Obj | None:
+        """The object ``obj`` (of resource ``name``) belongs to, if it declares a parent."""
+        parent = self.resources[name].parent
+        if parent is None:
+            return None
+        return store.collection(self.resources[parent.resource].store_name).get(obj.get(parent.field) or "")
 
     def children(self, store: OrgStore, name: str, object_id: str) -> dict[str, list[Obj]]:
         """Direct children of one object, keyed by collection name (``contacts`` …)."""
