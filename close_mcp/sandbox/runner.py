@@ -81,21 +81,25 @@ def build_sandbox(config: SandboxConfig, state_file: Path | None = None) -> Sand
 
 
 @contextmanager
-def _save_on_sigterm(sandbox: Sandbox, state_file: Path | None) -> Iterator[None]:
+def _save_on_sigterm(sandbox: Sandbox, state_file: Path | None) -> Iterator[list[uvicorn.Server]]:
     """uvicorn shuts down gracefully on SIGTERM, then re-raises it with the handler found at
     start-up; by default that kills the process before ``run_sandbox`` could save. This
-    handler saves first, then exits with 143 like an unhandled SIGTERM."""
+    handler saves first. If uvicorn took the signal (its server is exiting), the shutdown
+    goes on quietly, as after Ctrl-C; otherwise the default SIGTERM ends the process."""
+    serving: list[uvicorn.Server] = []
     if state_file is None or threading.current_thread() is not threading.main_thread():
-        yield
+        yield serving
         return
 
     def on_sigterm(signum: int, frame: FrameType | None) -> Any:
         save_state(sandbox, state_file)
-        raise SystemExit(128 + signum)
+        if not (serving and serving[0].should_exit):
+            signal.signal(signum, previous)
+            signal.raise_signal(signum)
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        yield
+        yield serving
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -113,8 +117,9 @@ async def run_sandbox(
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     try:
-        with _save_on_sigterm(sandbox, state_file):
+        with _save_on_sigterm(sandbox, state_file) as serving:
             async with serve_app_on(sandbox.app, sock) as server:
+                serving.append(server)
                 yield RunningSandbox(sandbox, host, actual_port, server)
     finally:
         sock.close()
