@@ -71,7 +71,8 @@ def names(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Parent:
-    """The object this one belongs to: deleted with it, moved by a lead merge."""
+    """The object this one belongs to: deleted with it, moved by a lead merge. Declare it on
+    one resource per collection (the typed activities share the feed's declaration)."""
 
     resource: str
     field: str
@@ -96,7 +97,9 @@ class Hooks:
     Order on create: fields checked → ``validate`` → ``prepare`` → object stored →
     ``inserted`` → ``created`` event → ``after_create``. On update: fields checked →
     ``validate`` → ``prepare`` → patch applied → ``changed`` → ``updated`` event →
-    ``after_update``. ``existing`` is ``None`` on create.
+    ``after_update``. ``existing`` is ``None`` on create. ``validate`` may also normalise the
+    body (the lead's status label becomes ``status_id``). Writes made by the engine itself
+    (a merge re-parenting children) run ``changed``/``after_update`` but not ``validate``.
     """
 
     view: View | None = None
