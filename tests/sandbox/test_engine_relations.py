@@ -69,6 +69,18 @@ async def test_an_extra_resource_gets_the_generated_endpoints(with_comments):
     assert r.json() == {"error": "Empty query: Comment matching query does not exist."}
 
 
+async def test_pagination_kind_none_answers_data_only():
+    tag = Resource("tag", "Tag", "/tag/", "tag", fields=(Field("label", "str"),), pagination="none")
+    sandbox = Sandbox(SandboxConfig(leads=2), registry=default_registry().with_resources(tag))
+    async with (
+        run_sandbox(sandbox=sandbox) as sb,
+        httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as http,
+    ):
+        await http.post("/tag/", json={"label": "vip"})
+        body = (await http.get("/tag/")).json()
+        assert list(body) == ["data"] and body["data"][0]["label"] == "vip"
+
+
 def test_a_resource_name_is_declared_once():
     with pytest.raises(ValueError, match="declared twice"):
         default_registry().with_resources(Resource("lead", "Lead", "/lead2/", "lead"))
