@@ -137,7 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sb.add_argument("--rate-limit", type=int, default=None, help="requests/second per key and endpoint group")
     sb.add_argument(
-        "--semicolon-header", action="store_true", help="send RateLimit with ';' as live Close does"
+        "--header-style",
+        choices=["semicolon", "comma"],
+        default="semicolon",
+        help="RateLimit header form: semicolon (as live Close sends it, integer reset; the default) or "
+        "comma (as Close documents it, decimal reset)",
     )
     sb.add_argument("--legacy-429-body", choices=["none", "top", "error"], default="none")
     sb.add_argument("--state-file", type=Path, help="load state from / save state to this JSON file")
@@ -245,7 +249,7 @@ async def run_sandbox_forever(args: argparse.Namespace) -> None:
         organizations=max(args.orgs, len(args.api_keys or [])),
         api_keys=args.api_keys,
         rate_limit=args.rate_limit,
-        header_style="semicolon" if args.semicolon_header else "comma",
+        header_style=args.header_style,
         legacy_429_body=args.legacy_429_body,
     )
     async with run_sandbox(

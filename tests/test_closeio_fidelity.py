@@ -45,11 +45,16 @@ async def test_official_client_pages_writes_and_rides_out_a_429(sandbox):
     original = api._get_rate_limit_sleep_time
 
     def spy(response):  # record what the official client derived from our 429
-        assert re.match(r"limit=(\d+), remaining=(\d+), reset=(\d+)", response.headers["RateLimit"])
+        # The live form (semicolons, integer reset) is the default, as Close sends it; closeio's
+        # comma-only regex misses it and falls back to retry-after (close-api.md §1.5), as against Close.
+        header = response.headers["RateLimit"]
+        assert re.fullmatch(r"limit=\d+; remaining=0; reset=\d+", header), header
+        assert not re.match(r"limit=(\d+), remaining=(\d+), reset=(\d+)", header)
+        assert response.headers["retry-after"] == "1"
         seen.append(original(response))
         return seen[-1]
 
     api._get_rate_limit_sleep_time = spy
     me = await anyio.to_thread.run_sync(lambda: api.get("me"))
-    assert me["id"].startswith("user_") and seen == [1.0]  # it slept the reset our header named
+    assert me["id"].startswith("user_") and seen == [1.0]  # it slept what retry-after said, then succeeded
     assert sandbox.sandbox.stats.served_429 == 1

@@ -22,10 +22,7 @@ def test_every_tool_has_exactly_one_case():
 
 
 # Sandbox fidelity bugs these cases found, to be fixed in the sandbox (not worked around here).
-KNOWN_SANDBOX_GAPS = {
-    "list_activities": "the sandbox ignores comma-separated _type",
-    "list_events": "the sandbox orders the Event Log by insertion, not newest date_updated first",
-}
+KNOWN_SANDBOX_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,19 @@
-"""Close-style rate limiting for the sandbox (shared/close-api.md §1).
+"""Close-style rate limits for the sandbox (shared/close-api.md §1).
 
 Fixed windows per endpoint group, with a per-key ceiling and a per-organization ceiling
-at ``org_multiplier`` × the key limit. Every response carries ``RateLimit`` for the
+at ``org_multiplier`` × the key limit. Every API response carries ``RateLimit`` for the
 bucket closest to its limit; a 429 adds ``retry-after`` (reset rounded up) and, when
 configured, the legacy body carrying ``rate_reset``.
+
+Header styles (close-api.md §1.2):
+
+* ``"semicolon"`` (default, as observed live 2026-08/09, OBS-APP/OBS-EMU/OBS-RL):
+  ``RateLimit: limit=100; remaining=99; reset=1`` with an integer ``reset`` (rounded up),
+  plus the split ``ratelimit-limit`` / ``ratelimit-remaining`` / ``ratelimit-reset`` headers.
+  Close's official client (closeio-api 2.1) matches ``limit=<int>, remaining=<int>,
+  reset=<int>`` only, so with this form it falls back to ``Retry-After``, as against live Close.
+* ``"comma"`` (documented, D-RL): ``RateLimit: limit=100, remaining=50, reset=5``; ``reset``
+  is decimal when the window has a fractional part left (``reset=0.734``).
 """
 
 from __future__ import annotations
@@ -16,6 +26,9 @@ from typing import Literal
 
 HeaderStyle = Literal["comma", "semicolon"]
 LegacyBody = Literal["none", "top", "error"]
+# Guess: with no configured limit the sandbox still meters and advertises, as Close does on
+# most responses, with a ceiling no test or demo reaches (observed live ceilings are 16-600).
+GENEROUS_LIMIT = 10_000
 
 
 @dataclass
@@ -52,22 +65,24 @@ def endpoint_group(method: str, path: str) -> str:
 
 
 @dataclass
-class RateLimiter:
+class LimitEnforcer:
+    """Counts requests per (key, group) and (organization, group) and decides on 429s."""
+
     per_key: int
     window_seconds: float = 1.0
     org_multiplier: int = 3
     windows: dict[tuple[str, str, str], Window] = field(default_factory=dict)
 
-    def _window(self, kind: str, owner: str, group: str, limit: int) -> Window:
+    def _window(self, kind: str, owner: str, group: str, limit: int, now: float) -> Window:
         key = (kind, owner, group)
         if key not in self.windows:
-            self.windows[key] = Window(limit=limit, seconds=self.window_seconds, started=time.monotonic())
+            self.windows[key] = Window(limit=limit, seconds=self.window_seconds, started=now)
         return self.windows[key]
 
     def check(self, key: str, org_id: str, group: str) -> Verdict:
         now = time.monotonic()
-        key_w = self._window("key", key, group, self.per_key)
-        org_w = self._window("org", org_id, group, self.per_key * self.org_multiplier)
+        key_w = self._window("key", key, group, self.per_key, now)
+        org_w = self._window("org", org_id, group, self.per_key * self.org_multiplier, now)
         for w in (key_w, org_w):
             w.roll(now)
         blocked = next(((w, t) for w, t in ((key_w, "key"), (org_w, "org")) if w.remaining() == 0), None)
@@ -81,16 +96,23 @@ class RateLimiter:
         return Verdict(True, w.limit, w.remaining(), w.reset(now), group, kind)
 
 
-def ratelimit_header(v: Verdict, style: HeaderStyle) -> str:
-    sep = "; " if style == "semicolon" else ", "
+def ratelimit_headers(v: Verdict, style: HeaderStyle) -> dict[str, str]:
+    if style == "semicolon":
+        reset = str(math.ceil(v.reset))
+        return {
+            "RateLimit": f"limit={v.limit}; remaining={v.remaining}; reset={reset}",
+            "ratelimit-limit": str(v.limit),
+            "ratelimit-remaining": str(v.remaining),
+            "ratelimit-reset": reset,
+        }
     reset = f"{v.reset:.0f}" if abs(v.reset - round(v.reset)) < 0.0005 else f"{v.reset:.3f}"
-    return sep.join([f"limit={v.limit}", f"remaining={v.remaining}", f"reset={reset}"])
+    return {"RateLimit": f"limit={v.limit}, remaining={v.remaining}, reset={reset}"}
 
 
 def too_many_requests(
     v: Verdict, style: HeaderStyle, legacy: LegacyBody
 ) -> tuple[dict[str, str], dict[str, object]]:
-    headers = {"RateLimit": ratelimit_header(v, style), "Retry-After": str(max(1, math.ceil(v.reset)))}
+    headers = {**ratelimit_headers(v, style), "Retry-After": str(max(1, math.ceil(v.reset)))}
     legacy_fields = {
         "message": "API call count exceeded for this period",
         "rate_reset": round(v.reset, 6),

@@ -1,23 +1,31 @@
 """In-memory state of one sandbox organization, plus the Event Log it writes.
 
 Objects are kept in Close's own JSON shape (plain dicts, ``custom.cf_…`` keys flat at
-the top level). Derived fields (``display_name``, ``status_label``, ``lead_name`` …)
-are computed by :mod:`close_mcp.sandbox.views` when an object is returned.
+the top level), one dict per resource collection. Derived fields (``display_name``,
+``status_label`` …) are added by each resource's ``view`` hook when an object is returned.
+Every emitted event passes through :meth:`OrgStore.emit`, which then calls each
+subscriber (``store.subscribers``): the one place webhook delivery can listen.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from close_mcp.sandbox.ids import IdFactory, iso, iso_naive, now_utc
 
+if TYPE_CHECKING:
+    from close_mcp.sandbox.engine.registry import Registry
+
 Obj = dict[str, Any]
+Collection = dict[str, Obj]
+Subscriber = Callable[["OrgStore", Obj], None]
 
 EVENT_RETENTION = timedelta(days=30)
-MAX_WEBHOOKS = 40
+CUSTOM_FIELD_KINDS = ("lead", "contact", "opportunity")
 
 
 class SandboxError(Exception):
@@ -52,47 +60,50 @@ class RequestInfo:
     api_key_id: str | None = None
 
 
+class _Alias:
+    """``store.leads`` is ``store.collections["leads"]``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, store: OrgStore, owner: type | None = None) -> Collection:
+        return store.collection(self.name)
+
+
 @dataclass
 class OrgStore:
     ids: IdFactory
     org: Obj
-    users: dict[str, Obj] = field(default_factory=dict)
-    lead_statuses: dict[str, Obj] = field(default_factory=dict)
-    pipelines: dict[str, Obj] = field(default_factory=dict)
-    custom_fields: dict[str, dict[str, Obj]] = field(
-        default_factory=lambda: {"lead": {}, "contact": {}, "opportunity": {}}
-    )
-    leads: dict[str, Obj] = field(default_factory=dict)
-    contacts: dict[str, Obj] = field(default_factory=dict)
-    opportunities: dict[str, Obj] = field(default_factory=dict)
-    activities: dict[str, Obj] = field(default_factory=dict)
-    tasks: dict[str, Obj] = field(default_factory=dict)
-    webhooks: dict[str, Obj] = field(default_factory=dict)
+    collections: dict[str, Collection] = field(default_factory=dict)
     events: list[Obj] = field(default_factory=list)
+    registry: Registry | None = field(default=None, repr=False)
+    subscribers: list[Subscriber] = field(default_factory=list, repr=False)
 
-    # ----- lookups -------------------------------------------------------------------
-    def get(self, collection: str, object_id: str, model: str) -> Obj:
-        obj = getattr(self, collection).get(object_id)
-        if obj is None:
-            raise not_found(model)
-        return obj
+    def collection(self, name: str) -> Collection:
+        return self.collections.setdefault(name, {})
 
-    def get_custom_field(self, kind: str, field_id: str) -> Obj:
-        cf = self.custom_fields[kind].get(field_id)
-        if cf is None:
-            raise not_found(f"{kind.capitalize()}CustomField")
-        return cf
+    # ----- compatibility names (tests and tools read these as dicts) -----------------
+    leads = _Alias("leads")
+    contacts = _Alias("contacts")
+    opportunities = _Alias("opportunities")
+    activities = _Alias("activities")
+    tasks = _Alias("tasks")
+    users = _Alias("users")
+    lead_statuses = _Alias("lead_statuses")
+    pipelines = _Alias("pipelines")
+    webhooks = _Alias("webhooks")
 
-    def opportunity_statuses(self) -> dict[str, Obj]:
+    @property
+    def custom_fields(self) -> dict[str, Collection]:
+        return {kind: self.collection(f"{kind}_custom_fields") for kind in CUSTOM_FIELD_KINDS}
+
+    def opportunity_statuses(self) -> Collection:
         return {s["id"]: s for p in self.pipelines.values() for s in p["statuses"]}
 
     def children_of(self, lead_id: str) -> dict[str, list[Obj]]:
-        return {
-            "contacts": [c for c in self.contacts.values() if c["lead_id"] == lead_id],
-            "opportunities": [o for o in self.opportunities.values() if o["lead_id"] == lead_id],
-            "activities": [a for a in self.activities.values() if a["lead_id"] == lead_id],
-            "tasks": [t for t in self.tasks.values() if t["lead_id"] == lead_id],
-        }
+        """Every object declared as a child of the lead, by collection name."""
+        assert self.registry is not None
+        return self.registry.children(self, "lead", lead_id)
 
     # ----- audit stamps --------------------------------------------------------------
     def stamp_new(self, obj: Obj, info: RequestInfo, when: datetime | None = None) -> Obj:
@@ -141,12 +152,16 @@ class OrgStore:
             "meta": {"request_method": info.method, "request_path": info.path, **(meta or {})},
         }
         self.events.append(event)
+        for subscriber in self.subscribers:
+            subscriber(self, event)
         return event
 
     def live_events(self) -> list[Obj]:
-        """Events inside the 30-day retention window, newest first."""
+        """Events inside the 30-day retention window, newest first by ``date_updated`` (close-api.md §2.2;
+        the seed writes past events out of order). Among equal times, the one written last comes first."""
         cutoff = iso_naive(now_utc() - EVENT_RETENTION)
-        return [e for e in reversed(self.events) if e["date_updated"] >= cutoff]
+        live = [e for e in reversed(self.events) if e["date_updated"] >= cutoff]
+        return sorted(live, key=lambda e: e["date_updated"], reverse=True)  # stable: ties keep newest first
 
 
 def apply_patch(obj: Obj, patch: Obj) -> tuple[Obj, list[str]]:

@@ -1,14 +1,27 @@
-"""Field validation shared by the sandbox's write routes (Close's 400 ``field-errors``)."""
+"""Field validation for the sandbox's writes (Close's 400 ``field-errors``)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from close_mcp.sandbox.engine.resource import TYPE_LABELS
 from close_mcp.sandbox.ids import parse_when
 from close_mcp.sandbox.store import Obj, OrgStore, validation_error
 
+if TYPE_CHECKING:
+    from close_mcp.sandbox.engine.registry import Registry
+    from close_mcp.sandbox.engine.resource import Field
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "int": int,
+    "number": (int, float),
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+}
 
 
 class FieldErrors:
@@ -25,48 +38,26 @@ class FieldErrors:
             raise validation_error(self.errors)
 
 
-def pick(body: Obj, allowed: set[str]) -> Obj:
-    """Keep the writable fields and ``custom.cf_…`` keys; unknown fields are ignored,
-    as Close accepts them on create (close-api.md §4, OBS-PHP)."""
-    return {k: v for k, v in body.items() if k in allowed or k.startswith("custom.")}
-
-
-def check_type(errs: FieldErrors, body: Obj, name: str, kind: type | tuple[type, ...], label: str) -> None:
-    if (
-        name in body
-        and body[name] is not None
-        and (
-            not isinstance(body[name], kind) or (isinstance(body[name], bool) and bool not in _as_tuple(kind))
-        )
-    ):
-        errs.add(name, f"Not a valid {label}.")
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def check_choice(errs: FieldErrors, body: Obj, name: str, choices: list[str] | set[str]) -> None:
-    if name in body and body[name] is not None and body[name] not in choices:
-        errs.add(name, f"Not a valid choice. Valid choices: {', '.join(sorted(choices))}.")
+def check_field(errs: FieldErrors, store: OrgStore, registry: Registry, f: Field, body: Obj) -> None:
+    """One declared field of a write body: type, choices, date, reference."""
+    if f.name not in body or body[f.name] is None:
+        return
+    value = body[f.name]
+    kind = _TYPES.get(f.type)
+    if kind is not None and (not isinstance(value, kind) or (isinstance(value, bool) and f.type != "bool")):
+        errs.add(f.name, f"Not a valid {f.label or TYPE_LABELS.get(f.type, f.type)}.")
+    elif f.type == "date" and (not isinstance(value, str) or parse_when(value) is None):
+        errs.add(f.name, "Not a valid date or datetime.")
+    elif f.choices is not None and value not in f.choices:
+        errs.add(f.name, f"Not a valid choice. Valid choices: {', '.join(sorted(f.choices))}.")
+    elif f.ref and not registry.exists(store, f.ref, value):
+        errs.add(f.key, "Object does not exist.")
 
 
 def check_required(errs: FieldErrors, body: Obj, *names: str) -> None:
     for name in names:
         if body.get(name) in (None, ""):
             errs.add(name, "This field is required.")
-
-
-def check_reference(errs: FieldErrors, store: OrgStore, body: Obj, name: str, collection: str) -> None:
-    value = body.get(name)
-    if value is not None and value not in getattr(store, collection):
-        errs.add(name.removesuffix("_id"), "Object does not exist.")
-
-
-def check_date(errs: FieldErrors, body: Obj, name: str) -> None:
-    value = body.get(name)
-    if value is not None and (not isinstance(value, str) or parse_when(value) is None):
-        errs.add(name, "Not a valid date or datetime.")
 
 
 def check_custom(errs: FieldErrors, store: OrgStore, kind: str, body: Obj) -> None:
@@ -100,19 +91,23 @@ def _custom_value_ok(store: OrgStore, cf: Obj, value: Any) -> bool:
 
 
 def check_contact_details(errs: FieldErrors, contact: Obj, prefix: str = "") -> None:
-    for i, entry in enumerate(contact.get("emails") or []):
-        if not isinstance(entry, dict) or not _EMAIL.match(str(entry.get("email", ""))):
-            errs.add(f"{prefix}emails.{i}.email", "Not a valid email address.")
-    for i, entry in enumerate(contact.get("phones") or []):
-        digits = re.sub(r"[^\d]", "", str(entry.get("phone", ""))) if isinstance(entry, dict) else ""
-        if len(digits) < 7:
-            errs.add(f"{prefix}phones.{i}.phone", "Not a valid phone number.")
-    for i, entry in enumerate(contact.get("urls") or []):
-        if not isinstance(entry, dict) or not str(entry.get("url", "")).startswith(("http://", "https://")):
-            errs.add(f"{prefix}urls.{i}.url", "Not a valid URL.")
-    for name in ("emails", "phones", "urls"):
-        if name in contact and contact[name] is not None and not isinstance(contact[name], list):
+    """Entries of ``emails``/``phones``/``urls``. Fix: a non-list value (``"emails": "x"``)
+    is one ``Not a valid list.`` error, no longer one error per character."""
+    checks = {
+        "emails": ("email", "Not a valid email address.", lambda v: bool(_EMAIL.match(v))),
+        "phones": ("phone", "Not a valid phone number.", lambda v: len(re.sub(r"[^\d]", "", v)) >= 7),
+        "urls": ("url", "Not a valid URL.", lambda v: v.startswith(("http://", "https://"))),
+    }
+    for name, (key, message, ok) in checks.items():
+        entries = contact.get(name)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
             errs.add(f"{prefix}{name}", "Not a valid list.")
+            continue
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not ok(str(entry.get(key, ""))):
+                errs.add(f"{prefix}{name}.{i}.{key}", message)
 
 
 def normalize_contact_details(contact: Obj) -> None:
@@ -121,10 +116,7 @@ def normalize_contact_details(contact: Obj) -> None:
         entry.setdefault("is_unsubscribed", False)
     for entry in contact.get("phones") or []:
         entry.setdefault("type", "office")
-        entry["phone"] = (
-            "+" + re.sub(r"[^\d]", "", entry["phone"])
-            if not entry["phone"].startswith("+")
-            else entry["phone"]
-        )
+        if not entry["phone"].startswith("+"):
+            entry["phone"] = "+" + re.sub(r"[^\d]", "", entry["phone"])
     for entry in contact.get("urls") or []:
         entry.setdefault("type", "url")
