@@ -293,7 +293,10 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        _main(argv)
+        try:
+            _main(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, not as an exit-time traceback
     except BrokenPipeError:
         # The reader went away (`close-mcp tools | head -1`): stop quietly, as Unix tools do.
         # Point stdout at /dev/null so the interpreter's final flush cannot raise again.

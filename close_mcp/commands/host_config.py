@@ -24,12 +24,14 @@ SERVER_NAME = "close"
 
 
 def installed_command(argv0: str | None = None) -> list[str]:
-    """How a host should start this close-mcp: the absolute path of the command being run when it is
-    ``close-mcp``, else the one on PATH, else this Python with ``-m close_mcp``."""
+    """How a host should start this close-mcp: as it is being run (the absolute path of the
+    ``close-mcp`` command, or this Python with ``-m close_mcp``), else the command on PATH."""
     argv0 = sys.argv[0] if argv0 is None else argv0
     ran = Path(argv0)
     if ran.name in ("close-mcp", "close-mcp.exe") and ran.exists():
         return [str(ran.absolute())]
+    if ran.name == "__main__.py" and ran.parent.name == "close_mcp":
+        return [str(Path(sys.executable).absolute()), "-m", "close_mcp"]
     found = shutil.which("close-mcp")
     if found:
         return [str(Path(found).absolute())]
