@@ -7,6 +7,7 @@ import json
 import shlex
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from cli_helpers import CLOSE_MCP, cli_env, run_cli
@@ -107,3 +108,18 @@ async def test_config_claude_code_is_one_shell_command(tmp_path):
     assert code == 0 and SECRET not in out + err
     assert words[:4] == ["claude", "mcp", "add", "close"] and "CLOSE_API_KEY=<your Close API key>" in words
     assert words[words.index("--") + 1 :][-2:] == ["-m", "close_mcp"]
+
+
+def test_a_command_run_by_uvx_is_configured_as_uvx(tmp_path):
+    """uvx's environments live in uv's cache and may vanish: the snippet starts `uvx close-mcp`."""
+    from close_mcp.commands.host_config import installed_command
+
+    cached = tmp_path / ".cache" / "uv" / "archive-v0" / "AbC123" / "bin" / "close-mcp"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("")
+    command = installed_command(str(cached))
+    assert Path(command[0]).name in ("uvx", "uvx.exe") and command[1:] == ["close-mcp"]
+    venv = tmp_path / "venv" / "bin" / "close-mcp"
+    venv.parent.mkdir(parents=True)
+    venv.write_text("")
+    assert installed_command(str(venv)) == [str(venv)]

@@ -23,11 +23,20 @@ KEY_PLACEHOLDER = "<your Close API key>"
 SERVER_NAME = "close"
 
 
+def in_uv_cache(path: Path) -> bool:
+    """``uvx`` runs a tool from a throw-away environment in uv's cache (``…/uv/archive-v0/…``)."""
+    parts = [p.lower() for p in path.absolute().parts]
+    return "uv" in parts and any(p.startswith("archive-v") for p in parts)
+
+
 def installed_command(argv0: str | None = None) -> list[str]:
     """How a host should start this close-mcp: as it is being run (the absolute path of the
-    ``close-mcp`` command, or this Python with ``-m close_mcp``), else the command on PATH."""
+    ``close-mcp`` command, or this Python with ``-m close_mcp``), else the command on PATH.
+    Run by ``uvx``, whose environment may be deleted any time, it is ``uvx close-mcp``."""
     argv0 = sys.argv[0] if argv0 is None else argv0
     ran = Path(argv0)
+    if in_uv_cache(ran):
+        return [shutil.which("uvx") or "uvx", "close-mcp"]
     if ran.name in ("close-mcp", "close-mcp.exe") and ran.exists():
         return [str(ran.absolute())]
     if ran.name == "__main__.py" and ran.parent.name == "close_mcp":
