@@ -16,7 +16,13 @@ CLOSE_MCP = [sys.executable, "-m", "close_mcp"]
 def cli_env(home: Path, **variables: str) -> dict[str, str]:
     """A clean environment; only coverage's own variables pass, so the child process is measured too."""
     measuring = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")}
-    return {**measuring, "PATH": os.environ.get("PATH", ""), "HOME": str(home), "PYTHONUTF8": "1", **variables}
+    return {
+        **measuring,
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "PYTHONUTF8": "1",
+        **variables,
+    }
 
 
 def sandbox_env(home: Path, sandbox: Any, **variables: str) -> dict[str, str]:

@@ -112,13 +112,14 @@ async def test_config_claude_code_is_one_shell_command(tmp_path):
 
 def test_a_command_run_by_uvx_is_configured_as_uvx(tmp_path):
     """uvx's environments live in uv's cache and may vanish: the snippet starts `uvx close-mcp`."""
-    from close_mcp.commands.host_config import installed_command
+    from close_mcp.commands.host_config import installed_command, where_to_put
 
     cached = tmp_path / ".cache" / "uv" / "archive-v0" / "AbC123" / "bin" / "close-mcp"
     cached.parent.mkdir(parents=True)
     cached.write_text("")
     command = installed_command(str(cached))
     assert Path(command[0]).name in ("uvx", "uvx.exe") and command[1:] == ["close-mcp"]
+    assert "--from" in where_to_put("cursor", str(cached))
     venv = tmp_path / "venv" / "bin" / "close-mcp"
     venv.parent.mkdir(parents=True)
     venv.write_text("")

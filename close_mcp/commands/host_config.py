@@ -156,5 +156,11 @@ def snippet(host: str, settings: Settings, argv0: str | None = None) -> str:
     return HOSTS[host].snippet(settings, argv0)
 
 
-def where_to_put(host: str) -> str:
-    return f"# {HOSTS[host].label}: {HOSTS[host].where}"
+def where_to_put(host: str, argv0: str | None = None) -> str:
+    note = f"# {HOSTS[host].label}: {HOSTS[host].where}"
+    if in_uv_cache(Path(sys.argv[0] if argv0 is None else argv0)):
+        note += (
+            "\n# (run by uvx: `uvx close-mcp` installs close-mcp from PyPI; for a local clone, put "
+            '"--from", "/path/to/the/clone" before "close-mcp" in args)'
+        )
+    return note
