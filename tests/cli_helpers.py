@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,5 +32,12 @@ def sandbox_env(home: Path, sandbox: Any, **variables: str) -> dict[str, str]:
 
 
 async def run_cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> tuple[int, str, str]:
-    result = await anyio.run_process([*CLOSE_MCP, *args], input=stdin, env=env, check=False)
+    # no input: /dev/null, never the developer's terminal (a destructive call would ask there)
+    result = await anyio.run_process(
+        [*CLOSE_MCP, *args],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        env=env,
+        check=False,
+    )
     return result.returncode, result.stdout.decode(), result.stderr.decode()

@@ -77,6 +77,7 @@ async def run_call(
     stderr: TextIO | None = None,
 ) -> int:
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    on_terminal = stdin is not None and stdin.isatty()  # no stdin at all (a closed fd 0) is no terminal
     specs = load_specs(settings)
     policy = build_policy(settings, specs)
     spec = next((s for s in specs if s.name == request.tool), None)
@@ -90,7 +91,7 @@ async def run_call(
         return _usage(f"{spec.name}: {exc}", stderr)
     if request.yes:
         args["confirm"] = True
-    ask = None if args.get("confirm") is True or not stdin.isatty() else TerminalConfirm(stdin, stderr)
+    ask = TerminalConfirm(stdin, stderr) if on_terminal and args.get("confirm") is not True else None
     audit = open_audit(settings, None)
     try:
         async with (
