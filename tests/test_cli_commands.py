@@ -129,4 +129,6 @@ def test_a_command_run_by_uvx_is_configured_as_uvx(tmp_path):
 def test_the_readme_configuration_table_names_every_variable():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = readme[readme.index("## Configuration") : readme.index("## Least privilege")]
-    assert not [v.variable for v in ENV_VARS if f"`{v.variable}" not in table and f" {v.variable}" not in table]
+    assert not [
+        v.variable for v in ENV_VARS if f"`{v.variable}" not in table and f" {v.variable}" not in table
+    ]
