@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="close-mcp",
         description="MCP server for the Close CRM API. Set CLOSE_API_KEY (or CLOSE_ACCESS_TOKEN), "
         "or pass --sandbox to try it on a local demo organization. "
-        "Try a tool: close-mcp call --sandbox list_leads query=acme",
+        "Try a tool: close-mcp call --sandbox list_leads query=logistics",
         parents=[common],
         epilog=environment_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument("--search", nargs="+", metavar="WORD", help="rank the tools by these words")
     call = sub.add_parser(
         "call",
-        help="run one tool and print its result, e.g. call --sandbox list_leads query=acme",
+        help="run one tool and print its result, e.g. call --sandbox list_leads query=logistics",
         description="Run one tool through the real server (same validation, scope, confirmation and "
         "audit) and print its result. Values are typed by the tool's schema: limit=2 is a number, "
         "true/false a boolean, JSON a list or object; fields=id,name is a list of strings. "

@@ -172,3 +172,20 @@ async def test_destructive_call_asks_on_a_terminal(sandbox, tmp_path, answer, de
     else:
         assert code == 1 and "did not confirm" in screen and "Nothing was sent" in screen
         assert methods == sent_before_answer  # "n": not one more request reached Close
+
+
+async def test_calls_are_audited_like_the_servers(sandbox, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    env = sandbox_env(tmp_path, sandbox, CLOSE_MCP_AUDIT_LOG=str(audit))
+    assert (await run_cli("call", "list_leads", "limit=1", env=env))[0] == 0
+    assert (await run_cli("call", "list_leads", "limit=0", env=env))[0] == 2
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["tool"], r["outcome"], r["agent"]) for r in lines] == [
+        ("list_leads", "ok", "local"),
+        ("list_leads", "invalid", "local"),
+    ]
+
+
+async def test_the_issue_example_works_even_when_nothing_matches(tmp_path):
+    code, out, err = await run_cli("call", "--sandbox", "list_leads", "query=acme", env=cli_env(tmp_path))
+    assert code == 0 and ("count: " in out or "nothing matched" in out), err
