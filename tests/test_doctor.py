@@ -107,3 +107,38 @@ async def test_no_key_at_all_is_the_first_fix(tmp_path):
 async def test_sandbox_doctor_needs_no_key(tmp_path):
     code, out, _ = await run_cli("doctor", "--sandbox", env=cli_env(tmp_path))
     assert code == 0 and "the sandbox's demo key belongs to" in out and "scope write_destructive" in out
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32", "linux"])
+def test_host_files_are_found_where_each_host_keeps_them(tmp_path, platform):
+    """Each host's own file format and place, per OS: VS Code's ``servers``, Claude Code's per-project
+    entries in ~/.claude.json, a project's .cursor/mcp.json."""
+    from close_mcp.commands.doctor import check_hosts
+
+    home, project = tmp_path / "home", tmp_path / "project"
+    user_dir = {
+        "darwin": home / "Library" / "Application Support",
+        "win32": home / "AppData" / "Roaming",
+        "linux": home / ".config",
+    }[platform]
+    entry = {
+        "command": sys.executable,
+        "args": ["-m", "close_mcp"],
+        "env": {"CLOSE_API_KEY": "${input:close-api-key}"},
+    }
+    files = {
+        user_dir / "Code" / "User" / "mcp.json": {"servers": {"close": {"type": "stdio", **entry}}},
+        home / ".claude.json": {"projects": {"/some/project": {"mcpServers": {"crm": {**entry, "env": {}}}}}},
+        project / ".cursor" / "mcp.json": {"mcpServers": {"close": {"url": "https://mcp.example.com/mcp"}}},
+    }
+    for path, doc in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+    found: list = []
+    check_hosts(found, home, platform, project)
+    texts = [f.text for f in found]
+    assert any(t.startswith("VS Code:") and "key from ${input:close-api-key}" in t for t in texts)
+    assert any(t.startswith("Claude Code:") and "'crm'" in t and "no key in its env" in t for t in texts)
+    assert any(t.startswith("Cursor:") and "remote server https://mcp.example.com/mcp" in t for t in texts)
+    assert any(t.startswith("Claude Desktop: no configuration found") for t in texts)
+    assert all(f.status != "fix" for f in found)
