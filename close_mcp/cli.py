@@ -1,4 +1,5 @@
-"""Command line: ``close-mcp`` (stdio server), ``serve`` (remote), ``sandbox``, ``tools``, ``hash-token``.
+"""Command line: ``close-mcp`` (stdio server), ``serve`` (remote), ``sandbox``, ``tools``, ``call``,
+``doctor``, ``config``, ``hash-token``.
 
 Parses flags, hands them to :meth:`Settings.load` (the one reader of the environment) and runs
 what :mod:`close_mcp.app` builds. Configuration problems end in one line on stderr and exit 2.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -18,7 +20,7 @@ import anyio
 
 from close_mcp import __version__
 from close_mcp.manifest import ManifestError
-from close_mcp.settings import TRANSPORTS, Settings
+from close_mcp.settings import TRANSPORTS, Settings, environment_help
 from close_mcp.settings_error import SettingsError
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ def _common() -> argparse.ArgumentParser:
     """Flags accepted before or after a subcommand (SUPPRESS keeps a subparser from resetting them)."""
     parser = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     add = parser.add_argument
+    add("--version", action="version", version=f"close-mcp {__version__}")
     add(
         "--sandbox",
         action="store_true",
@@ -117,11 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="close-mcp",
         description="MCP server for the Close CRM API. Set CLOSE_API_KEY (or CLOSE_ACCESS_TOKEN), "
-        "or pass --sandbox to try it on a local demo organization.",
+        "or pass --sandbox to try it on a local demo organization. "
+        "Try a tool: close-mcp call --sandbox list_leads query=logistics",
         parents=[common],
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"close-mcp {__version__}")
     sub = parser.add_subparsers(dest="command")
+    with_env: dict[str, Any] = {
+        "parents": [common],
+        "epilog": environment_help(),
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
     sb = sub.add_parser("sandbox", parents=[common], help="run the local Close sandbox API server")
     sb.add_argument("--port", dest="sandbox_port", type=int, default=8765)
     sb.add_argument("--host", dest="sandbox_host", default="127.0.0.1")
@@ -146,14 +156,40 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--legacy-429-body", choices=["none", "top", "error"], default="none")
     sb.add_argument("--state-file", type=Path, help="load state from / save state to this JSON file")
     _serve_flags(
-        sub.add_parser(
-            "serve", parents=[common], help="run the remote server (streamable HTTP + SSE) or stdio"
-        )
+        sub.add_parser("serve", help="run the remote server (streamable HTTP + SSE) or stdio", **with_env)
     )
     hashp = sub.add_parser("hash-token", help="print a tokens-file line for a bearer token read from stdin")
     hashp.add_argument("agent", help="agent name the token identifies")
-    tools = sub.add_parser("tools", parents=[common], help="print the tool table")
+    tools = sub.add_parser("tools", parents=[common], help="print the tool table, or find tools by purpose")
     tools.add_argument("--markdown", action="store_true")
+    tools.add_argument("--search", nargs="+", metavar="WORD", help="rank the tools by these words")
+    call = sub.add_parser(
+        "call",
+        help="run one tool and print its result, e.g. call --sandbox list_leads query=logistics",
+        description="Run one tool through the real server (same validation, scope, confirmation and "
+        "audit) and print its result. Values are typed by the tool's schema: limit=2 is a number, "
+        "true/false a boolean, JSON a list or object; fields=id,name is a list of strings. "
+        "Exit status: 0 ok, 1 tool error, 2 bad invocation or bad arguments.",
+        **with_env,
+    )
+    call.add_argument("tool", metavar="TOOL", help="tool name (see `close-mcp tools`)")
+    call.add_argument("words", nargs="*", metavar="key=value", help="tool arguments")
+    call.add_argument("--json", dest="json_args", metavar="ARGS", help="arguments as one JSON object")
+    call.add_argument("--output", choices=["text", "json"], default="text", help="json: for machines")
+    call.add_argument(
+        "--yes", action="store_true", help="confirm a destructive call without asking (confirm=true)"
+    )
+    sub.add_parser(
+        "doctor",
+        help="check the key, reachability, rate limits, scope and host configuration; say what to fix",
+        **with_env,
+    )
+    from close_mcp.commands.host_config import HOSTS
+
+    config = sub.add_parser(
+        "config", parents=[common], help="print the configuration snippet for an MCP host"
+    )
+    config.add_argument("target", metavar="HOST", choices=list(HOSTS), help=", ".join(HOSTS))
     return parser
 
 
@@ -271,13 +307,29 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        try:
+            _main(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, not as an exit-time traceback
+    except BrokenPipeError:
+        # The reader went away (`close-mcp tools | head -1`): stop quietly, as Unix tools do.
+        # Point stdout at /dev/null so the interpreter's final flush cannot raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None
+
+
+def _main(argv: list[str] | None) -> None:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.load(flags=_flags(args))
+        interactive = args.command in ("call", "doctor", "config", "tools")
         logging.basicConfig(
             stream=sys.stderr,
             level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            # a person reads these commands' notices; a server's log keeps times and levels
+            format="%(message)s" if interactive else "%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         if args.command == "sandbox":
             anyio.run(run_sandbox_forever, args)
@@ -290,11 +342,29 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{args.agent} {hash_token(token)}")
         elif args.command == "tools":
             from close_mcp.app import build_policy, load_specs
+            from close_mcp.commands.search import search_table
             from close_mcp.tool_table import markdown_table, plain_table
 
             specs = load_specs(settings)
             build_policy(settings, specs)  # same checks as a server start
-            print(markdown_table(specs) if args.markdown else plain_table(specs))
+            if args.search:
+                print(search_table(specs, " ".join(args.search)))
+            else:
+                print(markdown_table(specs) if args.markdown else plain_table(specs))
+        elif args.command == "call":
+            from close_mcp.commands.call import CallRequest, run_call
+
+            request = CallRequest(args.tool, args.words, args.json_args, args.output, args.yes)
+            raise SystemExit(anyio.run(run_call, settings, request))
+        elif args.command == "doctor":
+            from close_mcp.commands.doctor import run_doctor
+
+            raise SystemExit(anyio.run(run_doctor, settings))
+        elif args.command == "config":
+            from close_mcp.commands.host_config import snippet, where_to_put
+
+            print(where_to_put(args.target), file=sys.stderr)
+            print(snippet(args.target, settings))
         elif args.command == "serve" and settings.transport != "stdio":
             anyio.run(run_remote, settings)
         else:

@@ -43,13 +43,16 @@ class ClientPool:
     @asynccontextmanager
     async def lease(self, credential: Credential) -> AsyncIterator[CloseClient]:
         await self._evict()
-        entry = self._entries.get(credential.fingerprint)
+        # The origin is part of the key: a client presenting the server's own key in its header is
+        # told about its header, not the server's configuration, if Close refuses it.
+        key = f"{credential.origin}:{credential.fingerprint}"
+        entry = self._entries.get(key)
         if entry is None:
             entry = _Entry(
                 CloseClient(credential, self.base_url, wait_budget=self.wait_budget, timeout=self.timeout),
                 time.monotonic(),
             )
-            self._entries[credential.fingerprint] = entry
+            self._entries[key] = entry
         entry.leases += 1
         try:
             yield entry.client

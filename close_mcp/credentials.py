@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 CredentialKind = Literal["api_key", "oauth"]
+# Where a credential came from, which decides what to tell the user when Close refuses it:
+# ``server``: close-mcp's own configuration (CLOSE_API_KEY / CLOSE_ACCESS_TOKEN, or the sandbox);
+# ``client``: the remote client's own Close-API-Key / Close-Access-Token header.
+CredentialOrigin = Literal["server", "client"]
 
 
 class MissingCredential(Exception):
@@ -20,6 +24,11 @@ class Credential:
 
     secret: str
     kind: CredentialKind = "api_key"
+    origin: CredentialOrigin = field(default="server", compare=False)
+
+    @property
+    def source(self) -> CredentialSource:
+        return CredentialSource(self.kind, self.origin)
 
     @property
     def fingerprint(self) -> str:
@@ -32,4 +41,12 @@ class Credential:
         return "Basic " + base64.b64encode(f"{self.secret}:".encode()).decode()
 
     def __repr__(self) -> str:  # never print the secret
-        return f"Credential(kind={self.kind!r}, fingerprint={self.fingerprint!r})"
+        return f"Credential(kind={self.kind!r}, origin={self.origin!r}, fingerprint={self.fingerprint!r})"
+
+
+@dataclass(frozen=True)
+class CredentialSource:
+    """What an error message may say about a call's credential: its kind and origin, never the secret."""
+
+    kind: CredentialKind = "api_key"
+    origin: CredentialOrigin = "server"

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from close_mcp.credentials import CredentialSource
+
 
 class CloseError(Exception):
     attempts = 1  # requests the call sent before giving up (set by the client)
@@ -154,16 +156,49 @@ def status_error(method: str, path: str, status: int, body: Any) -> APIStatusErr
 
 @dataclass
 class CallContext:
-    """What the error text may mention about the call: the tool, its path IDs, how to check a write."""
+    """What the error text may mention about the call: the tool, its path IDs, how to check a write,
+    and where its credential came from (what to fix when Close refuses it)."""
 
     tool: str
     ids: dict[str, str] = field(default_factory=dict)
     lookup_hint: str | None = None
+    credential: CredentialSource = field(default_factory=CredentialSource)
 
 
 def _write_check(ctx: CallContext) -> str:
     how = f"with {ctx.lookup_hint}" if ctx.lookup_hint else "by reading the object back"
     return f"The change may or may not have been made: check {how} before trying again, or you may create a duplicate."
+
+
+def _unauthorized(source: CredentialSource) -> str:
+    """What to fix depends on who supplied the credential Close refused."""
+    if source.origin == "client":
+        header, what = (
+            ("Close-API-Key", "the Close API key")
+            if source.kind == "api_key"
+            else ("Close-Access-Token", "the Close OAuth access token")
+        )
+        fix = (
+            "Put a valid Close API key in the Close-API-Key header of your MCP client's configuration"
+            if source.kind == "api_key"
+            else "Get a fresh OAuth access token (it may have expired) and send it in the Close-Access-Token header"
+        )
+        return (
+            f"Close refused {what} this MCP client sent in its {header} header (401 Unauthorized): it is "
+            f"invalid, revoked or expired. {fix}, then reconnect; the close-mcp server itself needs no change. "
+            "Retrying will not help."
+        )
+    if source.kind == "oauth":
+        return (
+            "Close refused the OAuth access token close-mcp was started with (401 Unauthorized): it is invalid, "
+            "revoked or expired. Set a fresh CLOSE_ACCESS_TOKEN where close-mcp is configured and restart "
+            "close-mcp. Retrying will not help."
+        )
+    return (
+        "Close refused the API key close-mcp was started with (401 Unauthorized): it is invalid, revoked or "
+        "expired. Set a valid CLOSE_API_KEY where close-mcp is configured (the MCP host's settings or the "
+        "server's environment) and restart close-mcp; `close-mcp doctor` checks a key. Retrying will not help."
+    )
 
 
 def agent_message(exc: CloseError, ctx: CallContext) -> str:
@@ -204,11 +239,7 @@ def agent_message(exc: CloseError, ctx: CallContext) -> str:
         detail = "; ".join(parts) or said or "no details given"
         return f"Close rejected the request (400 Bad Request): {detail}. Fix these arguments and call {ctx.tool} again."
     if isinstance(exc, Unauthorized):
-        return (
-            "Close refused the credential (401 Unauthorized): the API key or OAuth token is missing, invalid, "
-            "revoked or expired. Set a valid CLOSE_API_KEY (or refresh CLOSE_ACCESS_TOKEN) and restart close-mcp. "
-            "Retrying will not help."
-        )
+        return _unauthorized(ctx.credential)
     if isinstance(exc, PaymentRequired):
         return "Close says a limit of the organization's plan was reached (402 Payment Required). Upgrade the plan or reduce usage; retrying will not help."
     if isinstance(exc, Forbidden):

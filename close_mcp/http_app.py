@@ -148,9 +148,9 @@ class RemoteConfig:
 def credential_from_headers(headers: Any, config: RemoteConfig) -> Credential:
     if config.allow_client_credentials and headers is not None:
         if headers.get(KEY_HEADER):
-            return Credential(headers[KEY_HEADER].strip(), "api_key")
+            return Credential(headers[KEY_HEADER].strip(), "api_key", origin="client")
         if headers.get(TOKEN_HEADER):
-            return Credential(headers[TOKEN_HEADER].strip(), "oauth")
+            return Credential(headers[TOKEN_HEADER].strip(), "oauth", origin="client")
     if config.server_credential is not None:
         return config.server_credential
     raise MissingCredential(

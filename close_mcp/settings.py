@@ -35,32 +35,77 @@ def _comma_list(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-# setting name -> (environment variable, parser of its text)
-_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "api_key": ("CLOSE_API_KEY", str),
-    "access_token": ("CLOSE_ACCESS_TOKEN", str),
-    "base_url": ("CLOSE_API_BASE_URL", str),
-    "log_level": ("CLOSE_MCP_LOG_LEVEL", str.upper),
-    "wait_budget": ("CLOSE_MCP_WAIT_BUDGET", float),
-    "output_budget": ("CLOSE_MCP_OUTPUT_BUDGET", lambda raw: int(float(raw))),
-    "http_timeout": ("CLOSE_MCP_HTTP_TIMEOUT", float),
-    "scope": ("CLOSE_MCP_SCOPE", str),
-    "toolsets": ("CLOSE_MCP_TOOLSETS", _comma_list),
-    "tools": ("CLOSE_MCP_TOOLS", _comma_list),
-    "exclude_tools": ("CLOSE_MCP_EXCLUDE_TOOLS", _comma_list),
-    "extra_manifests": ("CLOSE_MCP_EXTRA_MANIFESTS", lambda raw: [Path(p) for p in _comma_list(raw)]),
-    "policy": ("CLOSE_MCP_POLICY", Path),
-    "audit_log": ("CLOSE_MCP_AUDIT_LOG", str),
-    "audit_fsync": ("CLOSE_MCP_AUDIT_FSYNC", lambda raw: raw == "1"),
-    "transport": ("CLOSE_MCP_TRANSPORT", str),
-    "host": ("CLOSE_MCP_HOST", str),
-    "port": ("CLOSE_MCP_PORT", int),
-    "stateless": ("CLOSE_MCP_STATELESS", lambda raw: raw == "1"),
-    "auth_tokens": ("CLOSE_MCP_AUTH_TOKENS", str),
-    "tokens_file": ("CLOSE_MCP_TOKENS_FILE", Path),
-    "allowed_hosts": ("CLOSE_MCP_ALLOWED_HOSTS", _comma_list),
-    "allowed_origins": ("CLOSE_MCP_ALLOWED_ORIGINS", _comma_list),
-}
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _unfilled(raw: str) -> bool:
+    """A host left a placeholder unfilled: MCP bundle hosts pass an optional ``user_config`` value the
+    user never set as the literal ``${user_config.NAME}`` text. Such a value counts as unset."""
+    return raw.startswith("${") and raw.endswith("}")
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable: the setting it fills, how its text is parsed, what it means."""
+
+    setting: str
+    variable: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+# The one table of environment variables (``--help`` and the README's configuration table list it).
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("api_key", "CLOSE_API_KEY", str, "Close API key (HTTP Basic user, blank password)"),
+    EnvVar(
+        "access_token", "CLOSE_ACCESS_TOKEN", str, "Close OAuth access token, used when no API key is set"
+    ),
+    EnvVar("base_url", "CLOSE_API_BASE_URL", str, f"Close API base URL (default {DEFAULT_BASE_URL})"),
+    EnvVar("sandbox", "CLOSE_MCP_SANDBOX", _flag, "1/true: serve the embedded Close sandbox (no key needed)"),
+    EnvVar("log_level", "CLOSE_MCP_LOG_LEVEL", str.upper, "DEBUG, INFO, WARNING (logs go to stderr)"),
+    EnvVar("wait_budget", "CLOSE_MCP_WAIT_BUDGET", float, "max seconds one call waits on rate limits (60)"),
+    EnvVar(
+        "output_budget",
+        "CLOSE_MCP_OUTPUT_BUDGET",
+        lambda raw: int(float(raw)),
+        "max characters of one tool result (20000)",
+    ),
+    EnvVar("http_timeout", "CLOSE_MCP_HTTP_TIMEOUT", float, "seconds to wait for Close to answer (30)"),
+    EnvVar("scope", "CLOSE_MCP_SCOPE", str, "read, write_safe or write_destructive"),
+    EnvVar(
+        "toolsets",
+        "CLOSE_MCP_TOOLSETS",
+        _comma_list,
+        "comma list of areas to list: default (daily tools; the rest discoverable), all, or toolset names",
+    ),
+    EnvVar("tools", "CLOSE_MCP_TOOLS", _comma_list, "comma list of tools listed in addition to the toolsets"),
+    EnvVar("exclude_tools", "CLOSE_MCP_EXCLUDE_TOOLS", _comma_list, "comma list of tools never served"),
+    EnvVar(
+        "extra_manifests",
+        "CLOSE_MCP_EXTRA_MANIFESTS",
+        lambda raw: [Path(p) for p in _comma_list(raw)],
+        "comma list of folders with your own tool manifests",
+    ),
+    EnvVar("policy", "CLOSE_MCP_POLICY", Path, "per-agent grants file (TOML or JSON)"),
+    EnvVar("audit_log", "CLOSE_MCP_AUDIT_LOG", str, "JSON-lines audit file, or off"),
+    EnvVar("audit_fsync", "CLOSE_MCP_AUDIT_FSYNC", _flag, "1: fsync every audit line"),
+    EnvVar("transport", "CLOSE_MCP_TRANSPORT", str, "serve: http, sse, streamable-http or stdio"),
+    EnvVar("host", "CLOSE_MCP_HOST", str, "serve: address to listen on (127.0.0.1)"),
+    EnvVar("port", "CLOSE_MCP_PORT", int, "serve: port to listen on (8000)"),
+    EnvVar("stateless", "CLOSE_MCP_STATELESS", _flag, "serve: 1 = stateless streamable HTTP"),
+    EnvVar("auth_tokens", "CLOSE_MCP_AUTH_TOKENS", str, "serve: bearer tokens, name:token,name2:token2"),
+    EnvVar("tokens_file", "CLOSE_MCP_TOKENS_FILE", Path, "serve: file of '<agent> sha256:<hex>' lines"),
+    EnvVar("allowed_hosts", "CLOSE_MCP_ALLOWED_HOSTS", _comma_list, "serve: extra Host values allowed"),
+    EnvVar("allowed_origins", "CLOSE_MCP_ALLOWED_ORIGINS", _comma_list, "serve: extra Origin values allowed"),
+)
+
+
+def environment_help() -> str:
+    """The environment variables, one a line, for ``--help``."""
+    width = max(len(v.variable) for v in ENV_VARS)
+    lines = [f"  {v.variable.ljust(width)}  {v.help}" for v in ENV_VARS]
+    return "environment variables (a flag wins over its variable):\n" + "\n".join(lines)
 
 
 @dataclass
@@ -104,10 +149,10 @@ class Settings:
         """Environment first, then the flags that were given (``None`` = not given); validated."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for name, (variable, parse) in _ENV.items():
-            raw = environ.get(variable)
-            if raw:
-                values[name] = _number(variable, raw, parse)
+        for var in ENV_VARS:
+            raw = environ.get(var.variable)
+            if raw and not _unfilled(raw):
+                values[var.setting] = _number(var.variable, raw, var.parse)
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in (flags or {}).items() if k in known and v is not None})
         settings = cls(**values)

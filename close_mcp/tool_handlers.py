@@ -26,7 +26,7 @@ from close_mcp.arguments import ToolInputError
 from close_mcp.audit import AuditLog, close_ids
 from close_mcp.client import CloseClient
 from close_mcp.confirm import confirm
-from close_mcp.credentials import MissingCredential
+from close_mcp.credentials import CredentialSource, MissingCredential
 from close_mcp.discovery import CALL_TOOL, DISCOVERY_TOOLS, ENABLE_TOOLS, WIRE_DISCOVERY_TOOLS, SessionTools
 from close_mcp.errors import APIStatusError, CallContext, CloseError, agent_message
 from close_mcp.executor import Executor
@@ -37,6 +37,9 @@ from close_mcp.trim import render
 
 log = logging.getLogger("close_mcp.tool_handlers")
 Context = ServerRequestContext[Any, Any]
+# Every result's ``_meta`` names its outcome (the audit label), so a client such as ``close-mcp call``
+# can tell bad arguments (``invalid``) from other tool errors without parsing the text.
+OUTCOME_META = "close-mcp/outcome"
 # Leases the Close client for one call (stdio: the one shared client; remote: one per credential).
 ClientProvider = Callable[[Context], AbstractAsyncContextManager[CloseClient]]
 
@@ -158,6 +161,7 @@ class CallTool:
             self.tracker.exit()
         if self.audit is not None:
             self._record(spec, args, agent, outcome, started)
+        outcome.result.meta = {**(outcome.result.meta or {}), OUTCOME_META: outcome.label}
         return outcome.result
 
     async def _discovery(self, ctx: Context, name: str, args: dict[str, Any]) -> types.CallToolResult:
@@ -195,15 +199,17 @@ class CallTool:
             plan = self.executor.plan(spec, args)
         except ToolInputError as exc:
             return CallOutcome(error_result(str(exc)), "invalid")
+        source = CredentialSource()
         try:
             async with self.client_for(ctx) as client:
+                source = client.credential.source
                 return await self._send(ctx, spec, args, plan, client)
         except MissingCredential as exc:
             return CallOutcome(error_result(str(exc)), "no_credential")
         except ToolInputError as exc:  # e.g. a cursor issued for another tool or key
             return CallOutcome(error_result(str(exc)), "invalid")
         except CloseError as exc:
-            message = agent_message(exc, CallContext(spec.name, plan.ids, spec.lookup_hint))
+            message = agent_message(exc, CallContext(spec.name, plan.ids, spec.lookup_hint, source))
             status = (
                 f"error:{exc.status}" if isinstance(exc, APIStatusError) else f"error:{type(exc).__name__}"
             )

@@ -62,3 +62,23 @@ def test_bad_values_are_one_line_errors(env, flags, message):
 def test_missing_credential_says_how_to_fix_it():
     with pytest.raises(SettingsError, match=r"set CLOSE_API_KEY .*close-mcp --sandbox"):
         Settings.load(environ={}).require_credential()
+
+
+def test_unfilled_host_placeholders_count_as_unset():
+    """An MCP bundle host passes an optional field the user left empty as ``${user_config.NAME}``;
+    Claude Code's .mcp.json passes an unset ``${VAR}`` the same way."""
+    env = {
+        "CLOSE_API_KEY": "${user_config.api_key}",
+        "CLOSE_MCP_TOOLSETS": "${user_config.toolsets}",
+        "CLOSE_ACCESS_TOKEN": "${CLOSE_ACCESS_TOKEN}",
+        "CLOSE_MCP_SANDBOX": "true",
+    }
+    s = Settings.load(environ=env)
+    assert s.credential() is None and s.toolsets == ["default"] and s.sandbox
+
+
+@pytest.mark.parametrize(
+    "raw,expected", [("1", True), ("true", True), ("YES", True), ("false", False), ("0", False)]
+)
+def test_boolean_variables_take_words(raw, expected):
+    assert Settings.load(environ={"CLOSE_MCP_SANDBOX": raw}).sandbox is expected
