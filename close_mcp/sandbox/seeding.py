@@ -75,4 +75,16 @@ def seed_organization(seed: int = 7, leads: int = 260, name: str = "Acme Demo Co
         one = lead_area.seed_lead(sc, i, seen)
         for area in (contacts, opportunities, activities, tasks):
             area.seed_lead(sc, one)
+    seed_more_areas(sc, seed)
     return store
+
+
+def seed_more_areas(sc: SeedCtx, seed: int) -> None:
+    """Areas beyond the core seed after the leads exist, each with a random stream of its own, so
+    adding an area never changes the data (or IDs) the core areas seeded."""
+    from close_mcp.sandbox.areas import AREAS, CORE_AREAS
+
+    for area in AREAS:
+        if area not in CORE_AREAS and hasattr(area, "seed"):
+            rng = random.Random(f"{seed}:{area.__name__}")
+            area.seed(SeedCtx(rng, sc.store, sc.now, sc.org_created))
