@@ -17,7 +17,11 @@ from close_mcp.tool_table import README_BEGIN, README_END, markdown_table
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = Path(__file__).parent / "__toolsnaps__" / "tools.json"
-VERB_NOUN = re.compile(r"^(list|get|create|update|delete|merge|bulk_update|log)_[a-z_]+$")
+VERB_NOUN = re.compile(
+    r"^(list|get|create|update|delete|merge|bulk_update|log|search|render|send|enroll|unenroll|archive"
+    r"|unarchive|pause|resume|request|run|export|upload|enrich|add|remove|map|unmap|set|cancel|complete"
+    r"|replace|block|unblock|unsubscribe|resubscribe|link|unlink|start)_[a-z_]+$"
+)
 SEED_METHODS = {  # the 34 methods of the reference table in shared/seeds/
     ("GET", "/lead/"),
     ("POST", "/lead/"),
