@@ -9,9 +9,15 @@ README_END = "<!-- tool-table:end -->"
 
 
 def markdown_table(specs: list[ToolSpec]) -> str:
-    lines = ["| toolset | tool | access | method | path | paging |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| toolset | tool | default | access | method | path | paging |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in specs:
-        lines.append(f"| {s.toolset} | `{s.name}` | {s.access} | {s.method} | `{s.path}` | {s.pagination} |")
+        default = "✓" if s.default else ""
+        lines.append(
+            f"| {s.toolset} | `{s.name}` | {default} | {s.access} | {s.method} | `{s.path}` | {s.pagination} |"
+        )
     return "\n".join(lines)
 
 
