@@ -59,9 +59,30 @@ def record_latency(section: str, via: list[float], direct: list[float]) -> None:
         record(section, f"added latency p{p}", round((ours - floor) * 1000, 3), unit="ms")
 
 
-def local_app(sb: RunningSandbox):
+def local_app(sb: RunningSandbox, settings: Settings | None = None):
     """The server as the CLI builds it, on one shared client to the sandbox."""
-    return open_local_app(Settings(sandbox=True), Upstream(sb.base_url, Credential(sb.api_key)), specs=SPECS)
+    settings = settings or Settings(sandbox=True)
+    return open_local_app(settings, Upstream(sb.base_url, Credential(sb.api_key)), specs=SPECS)
+
+
+async def bench_tools_list_cost(sb: RunningSandbox) -> None:
+    """Characters of tools/list (the wire form a host reads) per configuration, and per tool."""
+    configs: list[tuple[str, Settings]] = [
+        ("default", Settings(sandbox=True)),
+        ("all", Settings(sandbox=True, toolsets=["all"])),
+        ("all, --scope read", Settings(sandbox=True, toolsets=["all"], scope="read")),
+    ]
+    configs += [
+        (f"toolset {t}", Settings(sandbox=True, toolsets=[t])) for t in sorted({s.toolset for s in SPECS})
+    ]
+    for name, settings in configs:
+        async with local_app(sb, settings) as app, Client(app.server, mode="legacy") as client:
+            tools = (await client.list_tools()).tools
+        text = json.dumps(
+            [t.model_dump(by_alias=True, exclude_none=True) for t in tools], separators=(",", ":")
+        )
+        per = round(len(text) / max(1, len(tools)))
+        record("tools/list cost", name, len(text), unit=f"chars, {len(tools)} tools, {per} per tool")
 
 
 def tokens(text: str) -> int:
@@ -305,6 +326,7 @@ async def bench_context() -> None:
         )
         results["context cost"]["largest tools (chars)"] = [{"tool": n, "chars": c} for c, n in per_tool[:5]]
         results["context cost"]["median tool (chars)"] = statistics.median(c for c, _ in per_tool)
+        await bench_tools_list_cost(sb)
         store = sb.sandbox.store()
         lead_id = next(iter(store.leads))
         async with httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as http:
