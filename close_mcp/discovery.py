@@ -31,6 +31,8 @@ FIND_TOOLS, ENABLE_TOOLS, CALL_TOOL = "find_tools", "enable_tools", "call_tool"
 assert frozenset({FIND_TOOLS, ENABLE_TOOLS, CALL_TOOL}) == SERVER_TOOL_NAMES
 MAX_FOUND = 10
 _TOOL_NAME = {"type": "string", "maxLength": 64, "pattern": "^[a-z_]+$"}
+# find_tools and enable_tools read and change only this server's own listing, never Close.
+_LOCAL_READ = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 
 DISCOVERY_TOOLS: dict[str, dict[str, Any]] = {
     FIND_TOOLS: {
@@ -49,12 +51,7 @@ DISCOVERY_TOOLS: dict[str, dict[str, Any]] = {
             "required": ["query"],
             "additionalProperties": False,
         },
-        "annotations": {
-            "readOnlyHint": True,
-            "destructiveHint": False,
-            "idempotentHint": True,
-            "openWorldHint": False,
-        },
+        "annotations": _LOCAL_READ,
     },
     ENABLE_TOOLS: {
         "name": ENABLE_TOOLS,
@@ -67,12 +64,7 @@ DISCOVERY_TOOLS: dict[str, dict[str, Any]] = {
             "required": ["names"],
             "additionalProperties": False,
         },
-        "annotations": {
-            "readOnlyHint": True,
-            "destructiveHint": False,
-            "idempotentHint": True,
-            "openWorldHint": False,
-        },
+        "annotations": _LOCAL_READ,
     },
     CALL_TOOL: {
         "name": CALL_TOOL,
