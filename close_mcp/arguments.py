@@ -7,6 +7,7 @@ what is expected.
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from typing import Any
 
 import jsonschema
@@ -45,6 +46,11 @@ def _describe(error: jsonschema.ValidationError, spec: ToolSpec) -> str:
     ):
         prefix = str(schema["pattern"])[1:].split("_[")[0]
         return f"`{name}` must be a Close ID starting with {prefix}_ (letters and digits only); got {_show(error.instance)}"
+    if error.validator == "format" and schema.get("format") == "date-time":
+        return (
+            f"`{name}` must be a real ISO-8601 date or datetime, e.g. 2026-01-31 or 2026-01-31T12:00:00Z; "
+            f"got {_show(error.instance)}"
+        )
     if error.validator == "enum":
         return f"`{name}` must be one of {', '.join(map(_show, schema.get('enum', [])))}; got {_show(error.instance)}"
     if error.validator == "type":
@@ -52,12 +58,24 @@ def _describe(error: jsonschema.ValidationError, spec: ToolSpec) -> str:
     return f"`{name}`: {error.message}"
 
 
+_FORMATS = jsonschema.FormatChecker()
+
+
+@_FORMATS.checks("date-time", raises=ValueError)
+def _iso_date_or_datetime(value: object) -> bool:
+    """Close takes a date (2026-01-31) or a datetime (2026-01-31T12:00:00Z, with or without offset)
+    wherever it takes either; the date itself must exist (not 2026-13-45)."""
+    if not isinstance(value, str):
+        return True
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    (datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text))
+    return True
+
+
 class ArgumentChecker:
     def __init__(self, spec: ToolSpec) -> None:
         self.spec = spec
-        self._validator = jsonschema.Draft202012Validator(
-            spec.input_schema, format_checker=jsonschema.FormatChecker()
-        )
+        self._validator = jsonschema.Draft202012Validator(spec.input_schema, format_checker=_FORMATS)
 
     def check(self, args: dict[str, Any]) -> None:
         problems = [
@@ -78,9 +96,20 @@ class ArgumentChecker:
 def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():  # JSON Schema counts 2.0 as an integer; Close not
+        return str(int(value))
     if isinstance(value, list):
         return ",".join(_query_value(v) for v in value)
     return str(value)
+
+
+def _integral(spec: ToolSpec, name: str, value: Any) -> bool:
+    """An integer argument given as 2.0 (valid JSON Schema) goes to Close as 2."""
+    return (
+        isinstance(value, float)
+        and value.is_integer()
+        and spec.input_schema["properties"][name].get("type") == "integer"
+    )
 
 
 MAX_QUERY_VALUE = 2000  # characters of one query parameter; whole URLs stay well under servers' limits
@@ -111,7 +140,7 @@ def prepare(spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
             request.params[binding.wire] = _query_value(value)
             check_url_size(spec.name, name, request.params[binding.wire])
         elif binding.location == "body":
-            body[binding.wire] = value
+            body[binding.wire] = int(value) if _integral(spec, name, value) else value
         else:  # body_custom: {"cf_x": v} -> "custom.cf_x": v
             body.update({f"custom.{cf}": v for cf, v in value.items()})
     if spec.method in ("POST", "PUT"):

@@ -158,7 +158,7 @@ class Executor:
             raise ToolInputError(str(exc)) from None
         if spec.pagination == "offset" and position.close_cursor is not None:
             raise ToolInputError("`cursor` does not belong to this tool; start again without a cursor.")
-        want = args.get("max_items") or args.get("limit") or min(DEFAULT_LIMIT, spec.max_limit)
+        want = int(args.get("max_items") or args.get("limit") or min(DEFAULT_LIMIT, spec.max_limit))
         page = await self._collect(spec, args, request, client, position, want, on_wait)
         result = self._fit(spec, page, secret, filters)
         return ToolOutput(result, render(result))

@@ -135,3 +135,21 @@ async def test_arguments_too_long_for_a_url_are_refused_naming_them(shared_sandb
     assert long_type.is_error and "object_type" in text_of(long_type)
     assert "Internal error" not in text_of(many) + text_of(long_type)
     assert len(shared_sandbox.sandbox.stats.requests) == before
+
+
+async def test_dates_must_be_real_and_integral_floats_are_integers(sandbox):
+    from conftest import connect
+
+    lead_id = next(iter(sandbox.sandbox.store().leads))
+    before = len(sandbox.sandbox.stats.requests)
+    async with connect(sandbox) as client:
+        bad = await client.call_tool("list_activities", {"lead_id": lead_id, "date_created_lt": "2026-13-45"})
+        assert bad.is_error and "`date_created_lt` must be a real ISO-8601 date" in text_of(bad)
+        assert len(sandbox.sandbox.stats.requests) == before
+        ok = await client.call_tool(
+            "list_activities", {"lead_id": lead_id, "date_created_lt": "2030-01-31T12:00:00Z"}
+        )
+        assert not ok.is_error
+        two = await client.call_tool("list_leads", {"limit": 2.0})
+    assert not two.is_error and two.structured_content["count"] == 2
+    assert sandbox.sandbox.stats.requests[-1]["query"]["_limit"] == "2"
