@@ -13,6 +13,7 @@ from close_mcp import cursors
 from close_mcp.arguments import ArgumentChecker, ToolInputError, check_url_size, prepare
 from close_mcp.client import CloseClient
 from close_mcp.manifest import ToolSpec
+from close_mcp.org_schema import CUSTOM_FIELD_PATHS, OrgSchema, UnknownCustomField
 from close_mcp.plan import RequestPlan
 from close_mcp.ratelimit import WaitCallback
 from close_mcp.tool_arguments import DEFAULT_LIMIT, STANDARD_ARGUMENTS
@@ -58,6 +59,7 @@ class Executor:
         self.output_budget = output_budget
         self._checkers: dict[str, ArgumentChecker] = {}
         self._item_chars: dict[tuple[str, ...], float] = {}  # learned size of a shaped item, per tool+fields
+        self.schema = OrgSchema()  # custom field names, per credential
 
     def plan(self, spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
         """Validate the arguments and turn them into the exact request (raises :class:`ToolInputError`)."""
@@ -69,6 +71,17 @@ class Executor:
         if spec.is_list or spec.access == "read":
             plan.default_view = self._apply_fields(spec, args, plan)
         return plan
+
+    async def resolve(self, spec: ToolSpec, plan: RequestPlan, client: CloseClient) -> None:
+        """What needs the organization's schema: custom fields given by name become ``cf_…`` IDs, choices
+        are checked (raises :class:`ToolInputError` naming the closest valid values)."""
+        if spec.custom_fields and plan.body:
+            try:
+                await self.schema.resolve_body(client, spec.custom_fields, plan.body)
+            except UnknownCustomField as exc:
+                raise ToolInputError(
+                    f"Invalid arguments for {spec.name}: `custom`: {exc} Nothing was sent to Close."
+                ) from None
 
     async def call(
         self,
@@ -89,7 +102,11 @@ class Executor:
             idempotent=plan.idempotent,
             on_wait=on_wait,
         )
+        if plan.method != "GET" and plan.path.startswith(CUSTOM_FIELD_PATHS):
+            self.schema.invalidate()  # a definition changed: names are read again when next needed
         data = response.data if response.data is not None else {}
+        if spec.custom_fields and isinstance(data, dict):
+            data = self.schema.name_keys(await self.schema.fields(client, spec.custom_fields), data)
         if spec.method == "DELETE" or data == {}:
             data = {"ok": True, **({"deleted": plan.ids} if spec.method == "DELETE" else {})}
         keep_full = set(args.get("full_fields") or [])
@@ -187,6 +204,7 @@ class Executor:
         items are compacted one by one and the work stops with the first item that does not fit."""
         keep_full = set(args.get("full_fields") or [])
         key = (spec.name, *sorted(args.get("fields") or ()))
+        named = await self.schema.fields(client, spec.custom_fields) if spec.custom_fields else None
         room = int(self.output_budget * ITEMS_SHARE)
         page = _Page(next_position=position)
         while page.next_position is not None and len(page.items) < want and not page.full:
@@ -201,6 +219,8 @@ class Executor:
             page.fetched += len(fetched)
             for n, one in enumerate(fetched):
                 item = project(one.item, spec.compact) if request.default_view else one.item
+                if named is not None:
+                    item = self.schema.name_keys(named, item)
                 item, shortened = compact(item, LIST_STRING_MAX, keep_full)
                 chars = len(render(item)) + 1
                 if len(page.items) >= want:

@@ -69,6 +69,7 @@ class ToolSpec:
     require_one_of: tuple[tuple[str, ...], ...] = ()
     lookup_hint: str | None = None
     preview: PreviewSpec | None = None
+    custom_fields: str | None = None  # definitions path naming this tool's custom.cf_… keys
     default: bool = False  # in the default toolset: listed without any flag
     aliases: tuple[str, ...] = ()  # former names that keep working (not listed)
     wire_schema: dict[str, Any] = field(default_factory=dict)  # what tools/list advertises
@@ -202,6 +203,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         require_one_of=tuple(tuple(g) for g in entry.get("require_one_of", ())),
         lookup_hint=entry.get("lookup_hint"),
         preview=_preview(entry.get("confirm_preview")),
+        custom_fields=entry.get("custom_fields"),
         default=bool(entry.get("default", False)),
         aliases=tuple(entry.get("aliases", ())),
         wire_schema=wire_schema(schema),
