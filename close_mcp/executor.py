@@ -94,6 +94,9 @@ class Executor:
         """Run a planned call and shape its result for the agent."""
         if spec.is_list:
             return await self._list(spec, args, plan, client, on_wait)
+        before = None
+        if spec.report_changes and plan.method == "PUT":  # read first, to say what the write changed
+            before = (await client.request("GET", plan.path, on_wait=on_wait)).data
         response = await client.request(
             plan.method,
             plan.path,
@@ -105,16 +108,25 @@ class Executor:
         if plan.method != "GET" and plan.path.startswith(CUSTOM_FIELD_PATHS):
             self.schema.invalidate()  # a definition changed: names are read again when next needed
         data = response.data if response.data is not None else {}
+        notes: list[str] = []
+        if isinstance(before, dict) and isinstance(data, dict) and data:
+            data = _with_changes(before, data, plan.body or {})
+            if "also" in data["changes"]:
+                notes.append(f"Also changed, not asked for: {', '.join(data['changes']['also'])}.")
         if spec.custom_fields and isinstance(data, dict):
-            data = self.schema.name_keys(await self.schema.fields(client, spec.custom_fields), data)
+            named = await self.schema.fields(client, spec.custom_fields)
+            data = self.schema.name_keys(named, data)
+            if isinstance(data.get("changes"), dict):
+                data["changes"] = {k: self.schema.name_keys(named, v) for k, v in data["changes"].items()}
         if spec.method == "DELETE" or data == {}:
             data = {"ok": True, **({"deleted": plan.ids} if spec.method == "DELETE" else {})}
         keep_full = set(args.get("full_fields") or [])
         result, shortened, text = fit_object(data, self.output_budget, keep_full)
-        if not isinstance(result, dict) or shortened:
+        if not isinstance(result, dict) or shortened or notes:
             result = result if isinstance(result, dict) else {"result": result}
             if shortened:
-                result["notice"] = _shortened_notice(shortened, spec)
+                notes.append(_shortened_notice(shortened, spec))
+            result["notice"] = " ".join(notes)
             text = render(result)
         return ToolOutput(result, text)
 
@@ -315,6 +327,44 @@ class Executor:
             items[0] = squeezed if isinstance(squeezed, dict) else minimal(items[0])
             result = build(1, squeezed=True)
         return result
+
+
+_NOT_A_CHANGE = frozenset({"date_updated", "updated_by", "updated_by_name"})
+
+
+def _with_changes(before: dict[str, Any], after: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The object after a write, with ``changes``: ``fields`` whose value differs, as [before, after], and
+    ``also``: changed fields the request did not ask for and Close did not merely recompute from them
+    (e.g. a status of another pipeline moves the opportunity's pipeline too)."""
+    changed = {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if key not in _NOT_A_CHANGE and before.get(key) != after.get(key)
+    }
+    also = [key for key in changed if not _follows_from(key, set(body))]
+    return {**after, "changes": {"fields": changed, **({"also": also} if also else {})}}
+
+
+def _follows_from(key: str, asked: set[str]) -> bool:
+    """Whether a changed field is one asked for, or one Close derives from it (``status_id`` →
+    ``status_label``/``status_type``; ``value`` → ``value_formatted``, ``expected_value``; ``name`` →
+    ``display_name``)."""
+    if key in asked:
+        return True
+    stems = {a.removesuffix("_id") for a in asked}
+    if key.startswith(tuple(f"{s}_" for s in stems)) or key.endswith(tuple(f"_{s}" for s in stems)):
+        return True
+    if key in ("display_name", "contacts_summary") and "name" in asked:
+        return True
+    return any(key in _RECOMPUTED.get(a, ()) for a in asked)
+
+
+_RECOMPUTED = {  # fields Close recomputes from another one
+    "confidence": ("expected_value", "annualized_expected_value"),
+    "value_period": ("annualized_value", "annualized_expected_value", "value_formatted"),
+    "is_complete": ("view",),
+    "date": ("due_date", "view", "is_dateless"),
+}
 
 
 def _shortened_notice(fields: set[str], spec: ToolSpec) -> str:

@@ -70,6 +70,7 @@ class ToolSpec:
     lookup_hint: str | None = None
     preview: PreviewSpec | None = None
     custom_fields: str | None = None  # definitions path naming this tool's custom.cf_… keys
+    report_changes: bool = False  # an update reads the object first and reports what changed
     default: bool = False  # in the default toolset: listed without any flag
     aliases: tuple[str, ...] = ()  # former names that keep working (not listed)
     wire_schema: dict[str, Any] = field(default_factory=dict)  # what tools/list advertises
@@ -204,6 +205,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         lookup_hint=entry.get("lookup_hint"),
         preview=_preview(entry.get("confirm_preview")),
         custom_fields=entry.get("custom_fields"),
+        report_changes=bool(entry.get("report_changes", False)),
         default=bool(entry.get("default", False)),
         aliases=tuple(entry.get("aliases", ())),
         wire_schema=wire_schema(schema),
