@@ -131,6 +131,8 @@ def prepare(spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
     request.idempotent = spec.idempotent
     if spec.preview is not None:
         request.preview_path = fill_path(spec.preview.path, args)
+        if spec.preview.second is not None:
+            request.preview_second_path = fill_path(spec.preview.second[0], args)
     body: dict[str, Any] = {}
     for name, value in args.items():
         binding = spec.bindings.get(name)

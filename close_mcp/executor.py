@@ -97,6 +97,7 @@ class Executor:
         before = None
         if spec.report_changes and plan.method == "PUT":  # read first, to say what the write changed
             before = (await client.request("GET", plan.path, on_wait=on_wait)).data
+        matched = await self._matches(spec, plan, client, on_wait) if spec.report_matches else None
         response = await client.request(
             plan.method,
             plan.path,
@@ -120,6 +121,11 @@ class Executor:
                 data["changes"] = {k: self.schema.name_keys(named, v) for k, v in data["changes"].items()}
         if spec.method == "DELETE" or data == {}:
             data = {"ok": True, **({"deleted": plan.ids} if spec.method == "DELETE" else {})}
+        if matched is not None and isinstance(data, dict):
+            ids, more = matched
+            data = {**data, "matched": f"{len(ids)}+" if more else len(ids), "ids": ids}
+            if more:
+                notes.append(f"More than {len(ids)} objects matched; ids lists the first {len(ids)}.")
         keep_full = set(args.get("full_fields") or [])
         result, shortened, text = fit_object(data, self.output_budget, keep_full)
         if not isinstance(result, dict) or shortened or notes:
@@ -129,6 +135,15 @@ class Executor:
             result["notice"] = " ".join(notes)
             text = render(result)
         return ToolOutput(result, text)
+
+    async def _matches(
+        self, spec: ToolSpec, plan: RequestPlan, client: CloseClient, on_wait: WaitCallback | None
+    ) -> tuple[list[str], bool]:
+        """The IDs a bulk change's filters match (the first page), read just before it runs."""
+        params = {**plan.params, "_limit": str(PREVIEW_COUNT_LIMIT), "_fields": "id"}
+        page = (await client.request("GET", plan.path, params=params, on_wait=on_wait)).data or {}
+        ids = [str(o["id"]) for o in page.get("data") or [] if isinstance(o, dict) and "id" in o]
+        return ids, bool(page.get("has_more"))
 
     async def preview(self, spec: ToolSpec, plan: RequestPlan, client: CloseClient) -> str:
         """One sentence naming what a destructive call will destroy or change, read from Close as the
@@ -142,7 +157,11 @@ class Executor:
             more = "+" if page.get("has_more") else ""
             return f"{spec.title}: {matched}{more} objects match these filters and will all be changed."
         obj = (await client.request("GET", plan.preview_path)).data or {}
-        label = _label(spec.preview.label, obj)
+        named = f"{_label(spec.preview.label, obj)} ({obj.get('id', plan.preview_path)})"
+        if spec.preview.second is not None and plan.preview_second_path:
+            other = (await client.request("GET", plan.preview_second_path)).data or {}
+            label, joiner = spec.preview.second[1], spec.preview.second[2]
+            named += f" {joiner} {_label(label, other)} ({other.get('id', plan.preview_second_path)})"
         counts = [
             f"{len(obj[k])} {k}" for k in spec.preview.counts if isinstance(obj.get(k), list) and obj[k]
         ]
@@ -151,7 +170,7 @@ class Executor:
             if counts and spec.method == "DELETE"
             else ""
         )
-        return f"{spec.title}: {label} ({obj.get('id', plan.preview_path)}).{tail}"
+        return f"{spec.title}: {named}.{tail}"
 
     # ----- lists ------------------------------------------------------------------------
     def _apply_fields(self, spec: ToolSpec, args: dict[str, Any], request: RequestPlan) -> bool:

@@ -48,6 +48,9 @@ class PreviewSpec:
     path: str
     label: str | None = None
     counts: tuple[str, ...] = ()
+    second: tuple[str, str | None, str] | None = (
+        None  # another object the call touches: (path, label, "into")
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class ToolSpec:
     preview: PreviewSpec | None = None
     custom_fields: str | None = None  # definitions path naming this tool's custom.cf_… keys
     report_changes: bool = False  # an update reads the object first and reports what changed
+    report_matches: bool = False  # a bulk change lists what its filters match before it runs
     default: bool = False  # in the default toolset: listed without any flag
     aliases: tuple[str, ...] = ()  # former names that keep working (not listed)
     wire_schema: dict[str, Any] = field(default_factory=dict)  # what tools/list advertises
@@ -206,6 +210,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         preview=_preview(entry.get("confirm_preview")),
         custom_fields=entry.get("custom_fields"),
         report_changes=bool(entry.get("report_changes", False)),
+        report_matches=bool(entry.get("report_matches", False)),
         default=bool(entry.get("default", False)),
         aliases=tuple(entry.get("aliases", ())),
         wire_schema=wire_schema(schema),
@@ -215,7 +220,13 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
 def _preview(declared: dict[str, Any] | None) -> PreviewSpec | None:
     if declared is None:
         return None
-    return PreviewSpec(declared["path"], declared.get("label"), tuple(declared.get("counts", ())))
+    second = declared.get("second")
+    return PreviewSpec(
+        declared["path"],
+        declared.get("label"),
+        tuple(declared.get("counts", ())),
+        (second["path"], second.get("label"), second.get("as", "and")) if second else None,
+    )
 
 
 def load_manifests(*extra: Path, shipped: bool = True) -> list[ToolSpec]:

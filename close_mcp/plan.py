@@ -28,6 +28,7 @@ class RequestPlan:
     ids: dict[str, str] = field(default_factory=dict)  # path arguments: the objects the call names
     idempotent: bool = True  # may be retried when the answer was lost (the manifest's hint)
     preview_path: str | None = None  # GET read first to show what a destructive call affects
+    preview_second_path: str | None = None  # and the second object it touches (a merge's destination)
     default_view: bool = False  # the manifest's compact view applies to the result
 
     def wire(self, base_url: str) -> dict[str, Any]:
