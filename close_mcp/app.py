@@ -26,9 +26,17 @@ from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_pro
 from close_mcp.manifest import ToolSpec, load_manifests
 from close_mcp.mcp_server import build_server
 from close_mcp.policy import AccessPolicy, GrantFile, select_tools
+from close_mcp.protocol import LogLevels, ProtocolHandlers
 from close_mcp.settings import Settings
 from close_mcp.settings_error import SettingsError
-from close_mcp.tool_handlers import CallTool, CallTracker, ClientProvider, ListTools, ToolCatalog
+from close_mcp.tool_handlers import (
+    CallTool,
+    CallTracker,
+    ClientProvider,
+    ListTools,
+    ToolCatalog,
+    current_agent,
+)
 
 log = logging.getLogger("close_mcp")
 
@@ -107,9 +115,21 @@ def assemble(
     catalog = ToolCatalog(specs)
     executor = Executor(output_budget=settings.output_budget)
     tracker = CallTracker()
-    server = build_server(
-        ListTools(catalog, policy), CallTool(catalog, executor, client_for, policy, audit, tracker)
+
+    def allowed(ctx: Any, tool: str) -> str | None:
+        spec = catalog.resolve(tool)
+        return (
+            f"{tool} is not a tool of this server"
+            if spec is None
+            else policy.refusal(spec, current_agent(ctx))
+        )
+
+    levels = LogLevels()
+    protocol = ProtocolHandlers(
+        client_for, executor.schema, settings.output_budget, allowed, log_levels=levels
     )
+    call_tool = CallTool(catalog, executor, client_for, policy, audit, tracker, log_levels=levels)
+    server = build_server(ListTools(catalog, policy), call_tool, protocol)
     return App(settings, specs, policy, audit, executor, tracker, server)
 
 

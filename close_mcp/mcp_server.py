@@ -12,6 +12,7 @@ from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
 
 from close_mcp import __version__
+from close_mcp.protocol import ProtocolHandlers
 from close_mcp.tool_arguments import STANDARD_ARGUMENTS_TEXT
 from close_mcp.tool_handlers import CallTool, ListTools
 
@@ -41,7 +42,7 @@ class CloseMcpServer(Server[Any]):
         )
 
 
-def build_server(list_tools: ListTools, call_tool: CallTool) -> Server[Any]:
+def build_server(list_tools: ListTools, call_tool: CallTool, protocol: ProtocolHandlers) -> Server[Any]:
     return CloseMcpServer(
         "close-mcp",
         version=__version__,
@@ -49,4 +50,11 @@ def build_server(list_tools: ListTools, call_tool: CallTool) -> Server[Any]:
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_resources=protocol.list_resources,
+        on_list_resource_templates=protocol.list_templates,
+        on_read_resource=protocol.read_resource,
+        on_list_prompts=protocol.list_prompts,
+        on_get_prompt=protocol.get_prompt,
+        on_completion=protocol.complete,
+        on_set_logging_level=protocol.set_level,
     )

@@ -33,6 +33,7 @@ from close_mcp.executor import Executor
 from close_mcp.manifest import ToolSpec
 from close_mcp.plan import RequestPlan
 from close_mcp.policy import AccessPolicy
+from close_mcp.protocol import LogLevels
 from close_mcp.trim import render
 
 log = logging.getLogger("close_mcp.tool_handlers")
@@ -134,10 +135,12 @@ class CallTool:
         policy: AccessPolicy,
         audit: AuditLog | None = None,
         tracker: CallTracker | None = None,
+        log_levels: LogLevels | None = None,
     ) -> None:
         self.catalog, self.executor, self.client_for = catalog, executor, client_for
         self.policy, self.audit = policy, audit
         self.tracker = tracker or CallTracker()
+        self.log_levels = log_levels
 
     async def __call__(self, ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         if params.name in DISCOVERY_TOOLS and self.policy.has_discoverable(self.catalog.specs):
@@ -232,7 +235,10 @@ class CallTool:
         async def on_wait(seconds: float) -> None:
             nonlocal waited
             waited += seconds
-            await ctx.session.report_progress(waited, None, f"Close rate limit: waiting {seconds:.1f} s")
+            message = f"Close rate limit: waiting {seconds:.1f} s"
+            await ctx.session.report_progress(waited, None, message)
+            if self.log_levels is not None and self.log_levels.wants(ctx, "info"):
+                await ctx.session.send_log_message("info", f"{spec.name}: {message}", logger="close_mcp")
 
         output = await self.executor.call(spec, args, plan, client, on_wait)
         return CallOutcome(ok_result(output.structured, output.text), "ok", (args, output.structured))

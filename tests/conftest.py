@@ -68,6 +68,7 @@ async def connect(
     audit: Any = None,
     elicitation_callback: Any = None,
     message_handler: Any = None,
+    logging_callback: Any = None,
     output_budget: int | None = None,
     wait_budget: float | None = None,
     settings: Settings | None = None,
@@ -89,6 +90,7 @@ async def connect(
             mode="legacy",
             elicitation_callback=elicitation_callback,
             message_handler=message_handler,
+            logging_callback=logging_callback,
         ) as client,
     ):
         yield client
