@@ -164,3 +164,16 @@ async def test_definitions_are_admin_only_and_validated(http, sandbox):
         json={"object_type": "lead"},
     )
     assert r.status_code == 403
+
+
+async def test_a_custom_object_field_points_at_a_type_and_shows_as_back_reference(http, sandbox):
+    type_id, _fields, _region = subscription(sandbox)
+    activity_type = next(iter(col(sandbox, "custom_activity_types")))
+    body = {"name": "Subscription", "type": "custom_object", "custom_activity_type_id": activity_type}
+    r = await http.post("/custom_field/activity/", json=body)
+    assert r.json()["field-errors"] == {"referenced_custom_type_id": "This field is required."}
+    body.update(referenced_custom_type_id=type_id, back_reference_is_visible=True)
+    cf = (await http.post("/custom_field/activity/", json=body)).json()
+    assert cf["referenced_custom_type_id"] == type_id
+    shown = (await http.get(f"/custom_object_type/{type_id}/")).json()["back_reference_fields"]
+    assert shown == [{"id": cf["id"], "name": "Subscription"}]

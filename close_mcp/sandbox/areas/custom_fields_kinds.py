@@ -12,6 +12,7 @@ from close_mcp.sandbox.areas.custom_fields import CF_TYPES, _check
 from close_mcp.sandbox.areas.custom_fields_schema import ROUTES
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Parent, Resource
 from close_mcp.sandbox.store import Obj
+from close_mcp.sandbox.validate import FieldErrors
 
 # close-api.md §5: `textarea` exists on activity fields only; `custom_object` (a reference to a
 # custom object instance) on every kind that may hold one. Guess: shared fields take `custom_object` too.
@@ -38,9 +39,17 @@ def _common(types: frozenset[str]) -> tuple[Field, ...]:
         Field("accepts_multiple_values", "bool", default=False),
         Field("description", default=None),
         Field("editable_with_roles", "list", default=[]),
-        Field("referenced_custom_type_id", writable="never", default=None),
-        Field("back_reference_is_visible", writable="never", default=False),
+        # close-api.md §5: a `custom_object` field names the custom object type it points at.
+        Field("referenced_custom_type_id", ref="custom_object_type", writable="create", default=None),
+        Field("back_reference_is_visible", "bool", default=False),
     )
+
+
+def _check_kind(ctx: Ctx, body: Obj, existing: Obj | None, errs: FieldErrors) -> None:
+    _check(ctx, body, existing, errs)
+    merged = {**(existing or {}), **body}
+    if merged.get("type") == "custom_object" and not merged.get("referenced_custom_type_id"):
+        errs.add("referenced_custom_type_id", "This field is required.")  # guess: Close's wording unrecorded
 
 
 ACTIVITY_CUSTOM_FIELD = Resource(
@@ -57,7 +66,7 @@ ACTIVITY_CUSTOM_FIELD = Resource(
     admin_ops=("create", "update", "delete"),  # close-api.md §5: only manage_organization users write
     events=(),
     default_order=None,
-    hooks=Hooks(validate=_check, after_delete=forget_values),
+    hooks=Hooks(validate=_check_kind, after_delete=forget_values),
 )
 
 CUSTOM_OBJECT_CUSTOM_FIELD = Resource(
@@ -77,7 +86,7 @@ CUSTOM_OBJECT_CUSTOM_FIELD = Resource(
     pagination="none",  # close-api.md §2.1: `data` without has_more (OBS-PHP)
     create_status=201,  # close-api.md §4 (SPEC)
     delete_status=204,
-    hooks=Hooks(validate=_check, after_delete=forget_values),
+    hooks=Hooks(validate=_check_kind, after_delete=forget_values),
 )
 
 SHARED_CUSTOM_FIELD = Resource(
@@ -93,7 +102,7 @@ SHARED_CUSTOM_FIELD = Resource(
     admin_ops=("create", "update", "delete"),
     events=(),
     default_order=None,
-    hooks=Hooks(validate=_check, after_delete=forget_values),
+    hooks=Hooks(validate=_check_kind, after_delete=forget_values),
     routes=ROUTES,  # associations and schemas
 )
 
