@@ -20,6 +20,9 @@ CREATE_EXTRAS: dict[str, dict[str, Any]] = {
     "lead_custom_field": {"type": "text"},
     "contact_custom_field": {"type": "text"},
     "opportunity_custom_field": {"type": "text"},
+    "activity_custom_field": {"type": "text"},
+    "custom_object_type_custom_field": {"type": "text"},
+    "shared_custom_field": {"type": "text"},
 }
 UPDATES: dict[str, dict[str, Any]] = {
     "organization": {"name": "Renamed Org"},
@@ -71,10 +74,13 @@ def events_for(store: Any, object_id: str, action: str) -> list[dict[str, Any]]:
 async def test_declared_operation(http, sandbox, res: Resource, op: str):
     store = sandbox.sandbox.store()
     if op == "list":
-        r = await http.get(res.path, params={"_limit": 1} if res.pagination != "none" else {})
+        params = {"_limit": 1} if res.pagination != "none" else {}
+        if res.name == "custom_object":  # Close requires lead_id to list instances
+            params["lead_id"] = REGISTRY.objects(store, "custom_object")[0]["lead_id"]
+        r = await http.get(res.path, params=params)
         body = r.json()
         assert r.status_code == 200 and isinstance(body["data"], list)
-        assert len(body["data"]) <= 1
+        assert len(body["data"]) <= 1 or res.pagination == "none"  # unpaged lists answer everything
         if res.pagination == "offset":
             assert isinstance(body["has_more"], bool) and ("total_results" in body) == res.total_results
         elif res.pagination == "cursor":
@@ -147,4 +153,4 @@ async def test_every_declared_operation_is_routed():
     for res, op in OPERATIONS:
         path = res.path if op in ("list", "create") else res.item_path
         assert (path, verbs[op]) in routes, (res.name, op)
-    assert len(routes) == 67  # the operations the hand-written sandbox served
+    assert len(routes) >= 67  # at least the operations the hand-written sandbox served

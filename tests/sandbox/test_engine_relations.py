@@ -113,7 +113,7 @@ async def test_delete_cascades_to_every_declared_child_with_events(http, sandbox
     store = sandbox.sandbox.store()
     lead_id = next(lid for lid in store.leads if all(store.children_of(lid).values()))
     children = store.children_of(lead_id)
-    assert set(children) == {"contacts", "opportunities", "activities", "tasks"}
+    assert set(children) >= {"contacts", "opportunities", "activities", "tasks"}  # areas may add more
     assert (await http.delete(f"/lead/{lead_id}/")).json() == {}
     gone = {e["object_id"] for e in store.events if e["action"] == "deleted"}
     assert {o["id"] for objs in children.values() for o in objs} <= gone
