@@ -143,3 +143,29 @@ async def test_outcomes(http, sandbox):
     assert r.status_code == 400 and "type" in r.json()["field-errors"]
     assert (await http.delete(f"/outcome/{made['id']}/")).json() == {} and made["id"] not in outcomes
     assert (await http.get(f"/outcome/{made['id']}/")).status_code == 404
+
+
+async def test_only_admins_change_statuses_pipelines_and_outcomes(sandbox):
+    import httpx2
+
+    store = sandbox.sandbox.store()
+    pid = next(iter(store.pipelines))
+    sid = next(iter(store.opportunity_statuses()))
+    auth = (f"{sandbox.api_key}_restricted", "")
+    async with httpx2.AsyncClient(base_url=sandbox.base_url, auth=auth) as c:
+        for method, path, body in (
+            ("POST", "/status/lead/", {"label": "X"}),
+            ("PUT", f"/pipeline/{pid}/", {"name": "X"}),
+            ("DELETE", f"/pipeline/{pid}/", None),
+            ("POST", "/status/opportunity/", {"label": "X", "status_type": "active"}),
+            ("PUT", f"/status/opportunity/{sid}/", {"label": "X"}),
+            ("POST", "/outcome/", {"name": "X"}),
+            ("POST", "/integration_link/", {"name": "X", "url": "https://x.example", "type": "lead"}),
+        ):
+            r = await c.request(method, path, json=body)
+            assert r.status_code == 403, (method, path)
+        assert (await c.get("/status/opportunity/")).status_code == 200
+    assert (
+        store.pipelines[pid]["name"] == "Sales"
+        and store.opportunity_statuses()[sid]["label"] == "Demo Scheduled"
+    )

@@ -31,6 +31,7 @@ INTEGRATION_LINK = Resource(
         Field("type", choices=choice(*LINK_TYPES), required=True),
     ),
     events=(),
+    admin_ops=("create", "update", "delete"),  # org-wide links: admins only (guess, as custom fields)
     filters=("type",),
     default_order="date_created",
     hooks=Hooks(validate=_check_link),

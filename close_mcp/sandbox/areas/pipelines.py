@@ -12,7 +12,8 @@ import copy
 
 from starlette.responses import Response
 
-from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, choice, json_response, one
+from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, choice, json_response, one, write
+from close_mcp.sandbox.engine.resource import Op
 from close_mcp.sandbox.ids import iso_naive, now_utc
 from close_mcp.sandbox.seeding import SeedCtx
 from close_mcp.sandbox.store import Obj, OrgStore, RequestInfo, validation_error
@@ -23,6 +24,10 @@ OUTCOME_TYPES = ("custom", "vm-dropped")
 # Close's spec: applies_to is deprecated and derived from type (custom → calls and meetings,
 # vm-dropped → calls only), CreateOutcome in close-openapi.yml.
 APPLIES_TO = {"custom": ["calls", "meetings"], "vm-dropped": ["calls"]}
+# Guess: statuses, pipelines and outcomes are organization settings, written only by users who
+# may manage the organization, like custom fields ("Only manage_organization users may
+# write", close-api.md §5.3); others get the sandbox's 403.
+ADMIN_WRITES: tuple[Op, ...] = ("create", "update", "delete")
 
 
 def _blank_label(_ctx: Ctx, body: Obj, _existing: Obj | None, errs: FieldErrors) -> None:
@@ -42,6 +47,7 @@ LEAD_STATUS = Resource(
     collection="lead_statuses",
     fields=(Field("label", "str", required=True),),
     events=(),  # no status events in Close's event log docs
+    admin_ops=ADMIN_WRITES,
     stamped=False,  # Close answers {"id", "label"} (organization's lead_statuses, close-api.md §5.3)
     default_order=None,
     hooks=Hooks(validate=_blank_label),
@@ -63,6 +69,7 @@ def delete_pipeline(ctx: Ctx) -> Response:
     """Close: "Deletion is only allowed if the Pipeline doesn't contain any Opportunity
     Statuses" (close-openapi.yml, DELETE /pipeline/{id}/). The 400 body is a guess in Close's
     usual ``errors`` form; success is 204 (close-api.md §4)."""
+    write.require_admin(ctx)
     pipeline = ctx.registry.lookup(ctx.store, "pipeline", ctx.path_id)
     if pipeline["statuses"]:
         raise validation_error(
@@ -84,6 +91,7 @@ PIPELINE = Resource(
         *Field.many("organization_id date_created date_updated statuses", writable="never"),
     ),
     ops=("list", "get", "create", "update"),
+    admin_ops=ADMIN_WRITES,
     events=(),
     stamped=False,
     default_order=None,
@@ -120,6 +128,7 @@ def _status_body(ctx: Ctx, creating: bool) -> Obj:
 def create_opportunity_status(ctx: Ctx) -> Response:
     """Without ``pipeline_id`` the status joins the organization's first pipeline (guess from
     close-api.md §11: "optional pipeline_id")."""
+    write.require_admin(ctx)
     clean = _status_body(ctx, True)
     pipeline_id = clean["pipeline_id"] or next(iter(ctx.store.pipelines), None)
     if pipeline_id is None:
@@ -132,6 +141,7 @@ def create_opportunity_status(ctx: Ctx) -> Response:
 
 def update_opportunity_status(ctx: Ctx) -> Response:
     """A rename: Close documents only ``label`` ("Rename an opportunity status")."""
+    write.require_admin(ctx)
     status = ctx.registry.lookup(ctx.store, "opportunity_status", ctx.path_id)
     clean = _status_body(ctx, False)
     if clean["label"] is not None:
@@ -142,6 +152,7 @@ def update_opportunity_status(ctx: Ctx) -> Response:
 def delete_opportunity_status(ctx: Ctx) -> Response:
     """Close: "make sure no opportunities are assigned this status, first" (close-openapi.yml);
     the sandbox answers 400 while some are (guessed wording)."""
+    write.require_admin(ctx)
     status = ctx.registry.lookup(ctx.store, "opportunity_status", ctx.path_id)
     used = sum(1 for o in ctx.store.opportunities.values() if o.get("status_id") == status["id"])
     if used:
@@ -192,6 +203,7 @@ OUTCOME = Resource(
         Field("applies_to", "list"),
     ),
     events=(),
+    admin_ops=ADMIN_WRITES,
     filters=("type",),
     default_order="date_created",  # guess: the UI lists outcomes oldest first
     create_status=201,  # close-api.md §4
