@@ -169,3 +169,20 @@ async def test_only_admins_change_statuses_pipelines_and_outcomes(sandbox):
         store.pipelines[pid]["name"] == "Sales"
         and store.opportunity_statuses()[sid]["label"] == "Demo Scheduled"
     )
+
+
+async def test_pipeline_update_reorders_and_moves_statuses(http, sandbox):
+    store = sandbox.sandbox.store()
+    sales, renewals = list(store.pipelines)
+    own = [s["id"] for s in store.pipelines[sales]["statuses"]]
+    incoming = store.pipelines[renewals]["statuses"][0]["id"]
+    order = [own[2], incoming, own[0]]
+    r = await http.put(f"/pipeline/{sales}/", json={"statuses": [{"id": i} for i in order]})
+    assert r.status_code == 200
+    assert [s["id"] for s in r.json()["statuses"]] == [*order, own[1], *own[3:]]
+    assert incoming not in [s["id"] for s in store.pipelines[renewals]["statuses"]]
+    assert (await http.get(f"/status/opportunity/{incoming}/")).json()["pipeline_id"] == sales
+    opp = next(o for o in store.opportunities.values() if o["status_id"] == incoming)
+    assert (await http.get(f"/opportunity/{opp['id']}/")).json()["pipeline_id"] == sales  # deals move along
+    r = await http.put(f"/pipeline/{sales}/", json={"statuses": [{"id": "stat_nope"}]})
+    assert r.status_code == 400 and r.json()["field-errors"] == {"statuses": "Object does not exist."}

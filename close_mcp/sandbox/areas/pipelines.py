@@ -59,10 +59,34 @@ def _naive_now() -> str:
     return iso_naive(now_utc())  # pipelines use naive timestamps (close-api.md §5.2)
 
 
+def _check_pipeline(ctx: Ctx, body: Obj, existing: Obj | None, errs: FieldErrors) -> None:
+    _blank_label(ctx, body, existing, errs)
+    items = body.get("statuses")
+    if isinstance(items, list):
+        known = ctx.store.opportunity_statuses()
+        if not all(isinstance(i, dict) and i.get("id") in known for i in items):
+            errs.add("statuses", "Object does not exist.")  # guess: Close's reference wording
+
+
 def _pipeline_stamp(ctx: Ctx, body: Obj, existing: Obj | None) -> None:
     if existing is None:
         body.update(organization_id=ctx.store.org["id"], date_created=_naive_now(), statuses=[])
+    elif isinstance(body.get("statuses"), list):
+        body["statuses"] = _reorder(ctx, existing, [i["id"] for i in body["statuses"]])
     body["date_updated"] = _naive_now()
+
+
+def _reorder(ctx: Ctx, pipeline: Obj, order: list[str]) -> list[Obj]:
+    """``PUT /pipeline/{id}/`` with ``statuses``: reorder this pipeline's statuses and move
+    others' here (close-openapi.yml, "Update a Pipeline"). Guess: a status of this pipeline
+    left out of the list stays, after the listed ones (deleting is its own endpoint)."""
+    statuses = ctx.store.opportunity_statuses()
+    for other in ctx.store.pipelines.values():
+        if other["id"] != pipeline["id"]:
+            other["statuses"] = [s for s in other["statuses"] if s["id"] not in order]
+    listed = list(dict.fromkeys(order))
+    moved = [{**statuses[sid], "pipeline_id": pipeline["id"]} for sid in listed]
+    return moved + [s for s in pipeline["statuses"] if s["id"] not in listed]
 
 
 def delete_pipeline(ctx: Ctx) -> Response:
@@ -88,7 +112,8 @@ PIPELINE = Resource(
     "pipe",
     fields=(
         Field("name", "str", required=True),
-        *Field.many("organization_id date_created date_updated statuses", writable="never"),
+        Field("statuses", "list", writable="update"),
+        *Field.many("organization_id date_created date_updated", writable="never"),
     ),
     ops=("list", "get", "create", "update"),
     admin_ops=ADMIN_WRITES,
@@ -96,7 +121,7 @@ PIPELINE = Resource(
     stamped=False,
     default_order=None,
     create_status=201,  # close-api.md §4
-    hooks=Hooks(validate=_blank_label, prepare=_pipeline_stamp),
+    hooks=Hooks(validate=_check_pipeline, prepare=_pipeline_stamp),
     routes=(Route("/pipeline/{id}/", "DELETE", delete_pipeline),),
 )
 
