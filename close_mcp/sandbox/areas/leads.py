@@ -11,6 +11,7 @@ from starlette.responses import Response
 from close_mcp.sandbox.areas.common import first_lead_status
 from close_mcp.sandbox.areas.contacts import new_contact
 from close_mcp.sandbox.areas.custom_fields import INDUSTRIES, SOURCES
+from close_mcp.sandbox.areas.search_data import EngineSearchData, as_sandbox_error, tz_offset
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, json_response, names, write
 from close_mcp.sandbox.search import SearchError, search_leads
 from close_mcp.sandbox.seeding import LeadSeed, SeedCtx
@@ -45,10 +46,9 @@ def lead_view(store: OrgStore, lead: Obj) -> Obj:
 # ----- lead search ---------------------------------------------------------------------
 def query_leads(ctx: Ctx) -> list[Obj]:
     """The lead ``query`` search (deprecated but still honoured live, close-api.md §3.2) on the
-    search package's evaluator: Close's text syntax (free text, ``status:``, ``custom.…``,
-    ``sort:`` …); an unknown term is Close's 400, never an empty page."""
-    from close_mcp.sandbox.areas.search_data import EngineSearchData, as_sandbox_error, tz_offset
-
+    search package's evaluator: Close's text syntax (free text, ``status:``, ``custom.…`` …);
+    an unknown term is Close's 400, never an empty page. ``sort:`` is checked but the page
+    keeps ``/lead/``'s order: the engine orders the items after this hook."""
     try:
         found = search_leads(ctx.params.get("query") or "", EngineSearchData(ctx), tz_offset=tz_offset(ctx))
     except SearchError as exc:

@@ -8,6 +8,8 @@ from datetime import timedelta
 from close_mcp.sandbox.areas.activities import NOTE_LINES
 from close_mcp.sandbox.areas.common import current_user
 from close_mcp.sandbox.areas.custom_fields import PRODUCTS
+from close_mcp.sandbox.areas.search_data import EngineSearchData, as_sandbox_error, tz_offset
+from close_mcp.sandbox.areas.smart_views import saved_search_lead_ids
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Parent, Resource, choice, names, write
 from close_mcp.sandbox.ids import now_utc
 from close_mcp.sandbox.search import SearchError, search_opportunities
@@ -98,9 +100,6 @@ def _items(ctx: Ctx) -> list[Obj]:
     """``query`` (the opportunity text syntax) and ``lead_saved_search_id`` (opportunities of
     the leads a smart view selects), close-api.md §3.3; both on the search package, whose
     unknown terms are Close's 400."""
-    from close_mcp.sandbox.areas.search_data import EngineSearchData, as_sandbox_error, tz_offset
-    from close_mcp.sandbox.areas.smart_views import saved_search_lead_ids
-
     items = ctx.registry.objects(ctx.store, "opportunity")
     if ctx.params.get("query"):
         try:
