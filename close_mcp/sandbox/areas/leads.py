@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import copy
-import re
-import shlex
 from datetime import timedelta
 
 from starlette.responses import Response
@@ -13,7 +11,9 @@ from starlette.responses import Response
 from close_mcp.sandbox.areas.common import first_lead_status
 from close_mcp.sandbox.areas.contacts import new_contact
 from close_mcp.sandbox.areas.custom_fields import INDUSTRIES, SOURCES
+from close_mcp.sandbox.areas.search_data import EngineSearchData, as_sandbox_error, tz_offset
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, json_response, names, write
+from close_mcp.sandbox.search import SearchError, search_leads
 from close_mcp.sandbox.seeding import LeadSeed, SeedCtx
 from close_mcp.sandbox.store import Obj, OrgStore, SandboxError, validation_error
 from close_mcp.sandbox.validate import FieldErrors, check_contact_details, check_custom
@@ -44,50 +44,16 @@ def lead_view(store: OrgStore, lead: Obj) -> Obj:
 
 
 # ----- lead search ---------------------------------------------------------------------
-def _haystack(store: OrgStore, lead: Obj) -> dict[str, list[str]]:
-    contacts = store.children_of(lead["id"])["contacts"]
-    return {
-        "name": [lead.get("name") or ""],
-        "contact": [c.get("name") or "" for c in contacts],
-        "email": [e.get("email", "") for c in contacts for e in c.get("emails", [])],
-        "phone": [re.sub(r"\D", "", p.get("phone", "")) for c in contacts for p in c.get("phones", [])],
-    }
-
-
-def _matches_text(store: OrgStore, lead: Obj, text: str) -> bool:
-    hay = _haystack(store, lead)
-    digits = re.sub(r"\D", "", text)
-    return any(text in h.lower() for k, hs in hay.items() if k != "phone" for h in hs) or (
-        len(digits) >= 4 and any(digits in h for h in hay["phone"])
-    )
-
-
-def search_leads(ctx: Ctx) -> list[Obj]:
-    """The lead ``query`` search (deprecated but still honoured live, close-api.md §3.2).
-
-    Free text over lead name, contact names, emails and phones, and ``status:"…"``,
-    ``name:…``, ``email:…``, ``phone:…`` terms; all terms must match. ``sort:`` terms are
-    accepted and ignored (the sandbox keeps its default order).
-    """
-    store, leads = ctx.store, ctx.registry.objects(ctx.store, "lead")
+def query_leads(ctx: Ctx) -> list[Obj]:
+    """The lead ``query`` search (deprecated but still honoured live, close-api.md §3.2) on the
+    search package's evaluator: Close's text syntax (free text, ``status:``, ``custom.…`` …);
+    an unknown term is Close's 400, never an empty page. ``sort:`` is checked but the page
+    keeps ``/lead/``'s order: the engine orders the items after this hook."""
     try:
-        terms = shlex.split(ctx.params.get("query") or "")
-    except ValueError:
-        raise SandboxError(400, {"error": "Invalid query: unbalanced quotes."}) from None
-    labels = {s["label"].lower(): sid for sid, s in store.lead_statuses.items()}
-    for term in terms:
-        key, sep, value = term.partition(":")
-        key, value = key.lower(), value.lower()
-        if sep and key == "sort":
-            continue
-        if sep and key in ("status", "lead_status"):
-            leads = [lead for lead in leads if lead.get("status_id") == labels.get(value)]
-        elif sep and key in ("name", "email", "phone", "contact"):
-            needle = re.sub(r"\D", "", value) if key == "phone" else value
-            leads = [lead for lead in leads if any(needle in h.lower() for h in _haystack(store, lead)[key])]
-        else:
-            leads = [lead for lead in leads if _matches_text(store, lead, term.lower())]
-    return leads
+        found = search_leads(ctx.params.get("query") or "", EngineSearchData(ctx), tz_offset=tz_offset(ctx))
+    except SearchError as exc:
+        raise as_sandbox_error(exc) from None
+    return [ctx.store.leads[str(lead["id"])] for lead in found]
 
 
 # ----- writes --------------------------------------------------------------------------
@@ -175,7 +141,7 @@ LEAD = Resource(
         prepare=_take_contacts,
         after_create=_create_contacts,
         items=lambda ctx: (
-            search_leads(ctx) if ctx.params.get("query") else ctx.registry.objects(ctx.store, "lead")
+            query_leads(ctx) if ctx.params.get("query") else ctx.registry.objects(ctx.store, "lead")
         ),
     ),
     routes=(Route("/lead/merge/", "POST", merge_leads),),

@@ -8,8 +8,11 @@ from datetime import timedelta
 from close_mcp.sandbox.areas.activities import NOTE_LINES
 from close_mcp.sandbox.areas.common import current_user
 from close_mcp.sandbox.areas.custom_fields import PRODUCTS
+from close_mcp.sandbox.areas.search_data import EngineSearchData, as_sandbox_error, tz_offset
+from close_mcp.sandbox.areas.smart_views import saved_search_lead_ids
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Parent, Resource, choice, names, write
 from close_mcp.sandbox.ids import now_utc
+from close_mcp.sandbox.search import SearchError, search_opportunities
 from close_mcp.sandbox.seeding import LeadSeed, SeedCtx
 from close_mcp.sandbox.store import Obj, OrgStore
 from close_mcp.sandbox.validate import FieldErrors
@@ -93,6 +96,24 @@ def _status_moved(ctx: Ctx, opp: Obj, previous: Obj | None = None, changed: list
     write.insert(ctx, ctx.registry["activity"], activity, emit_event=False)
 
 
+def _items(ctx: Ctx) -> list[Obj]:
+    """``query`` (the opportunity text syntax) and ``lead_saved_search_id`` (opportunities of
+    the leads a smart view selects), close-api.md §3.3; both on the search package, whose
+    unknown terms are Close's 400."""
+    items = ctx.registry.objects(ctx.store, "opportunity")
+    if ctx.params.get("query"):
+        try:
+            found = search_opportunities(ctx.params["query"], EngineSearchData(ctx), tz_offset=tz_offset(ctx))
+        except SearchError as exc:
+            raise as_sandbox_error(exc) from None
+        items = [ctx.store.opportunities[str(o["id"])] for o in found]
+    saved = ctx.params.get("lead_saved_search_id")
+    if saved:
+        leads = saved_search_lead_ids(ctx, saved)
+        items = [o for o in items if o.get("lead_id") in leads]
+    return items
+
+
 OPPORTUNITY = Resource(
     "opportunity",
     "Opportunity",
@@ -129,6 +150,7 @@ OPPORTUNITY = Resource(
         inserted=_status_moved,
         changed=_status_moved,
         list_extra=aggregates,
+        items=_items,
     ),
 )
 RESOURCES = (OPPORTUNITY,)

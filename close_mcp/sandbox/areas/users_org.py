@@ -1,4 +1,5 @@
-"""Users, the organization, lead statuses and pipelines (tool manifest ``users_org``)."""
+"""Users and the organization (tool manifest ``users_org``; its lead status and pipeline list
+tools are served by ``areas/pipelines.py``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import copy
 from starlette.responses import Response
 
 from close_mcp.sandbox.areas.common import user_name
+from close_mcp.sandbox.areas.pipelines import seed_statuses
 from close_mcp.sandbox.engine import READ, Ctx, Field, Hooks, Resource, Route, choice, one
-from close_mcp.sandbox.ids import iso, iso_naive
+from close_mcp.sandbox.ids import iso
 from close_mcp.sandbox.seeding import SeedCtx
 from close_mcp.sandbox.store import Obj, OrgStore, RequestInfo
 from close_mcp.sandbox.validate import FieldErrors
@@ -82,33 +84,11 @@ ORGANIZATION = Resource(
     source=lambda store: [store.org],
     hooks=Hooks(view=organization_view, validate=_check_org, changed=_org_changed),
 )
-LEAD_STATUS = Resource(
-    "lead_status",
-    "Status",
-    "/status/lead/",
-    "stat",
-    collection="lead_statuses",
-    ops=("list",),
-    events=(),
-    default_order=None,
-)
-PIPELINE = Resource("pipeline", "Pipeline", "/pipeline/", "pipe", ops=("list",), default_order=None)
-RESOURCES = (USER, ORGANIZATION, LEAD_STATUS, PIPELINE)
+RESOURCES = (USER, ORGANIZATION)  # lead statuses and pipelines: areas/pipelines.py
 
 # ----- seed ----------------------------------------------------------------------------
 SEED_USERS = [("Dana", "Whitfield", "admin"), ("Marco", "Bellini", "user"), ("Keiko", "Sato", "user")]
 SEED_USERS.append(("Sam", "Okoye", "restricteduser"))
-LEAD_STATUSES = ["Potential", "Qualified", "Bad Fit", "Customer", "Churned"]
-WON_LOST = [("Won", "won"), ("Lost", "lost")]
-PIPELINES = {
-    "Sales": [
-        ("Demo Scheduled", "active"),
-        ("Proposal Sent", "active"),
-        ("Negotiation", "active"),
-        *WON_LOST,
-    ],
-    "Renewals": [("Upcoming", "active"), ("Renewed", "won"), ("Churned", "lost")],
-}
 
 
 def seed(sc: SeedCtx) -> None:
@@ -129,20 +109,4 @@ def seed(sc: SeedCtx) -> None:
             "last_used_timezone": "America/New_York",
         }
     sc.boot = RequestInfo(sc.user_ids[0], ids.new("req"), "POST", "/api/v1/seed/")
-    for label in LEAD_STATUSES:
-        sid = ids.new("stat")
-        store.lead_statuses[sid] = {"id": sid, "label": label}
-    naive = iso_naive(sc.org_created)
-    for name, statuses in PIPELINES.items():
-        pid = ids.new("pipe")
-        store.pipelines[pid] = {
-            "id": pid,
-            "name": name,
-            "organization_id": store.org["id"],
-            "date_created": naive,
-            "date_updated": naive,
-            "statuses": [
-                {"id": ids.new("stat"), "label": lbl, "type": typ, "pipeline_id": pid}
-                for lbl, typ in statuses
-            ],
-        }
+    seed_statuses(sc)  # on the core stream, where they always were
