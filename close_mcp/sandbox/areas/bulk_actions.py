@@ -224,10 +224,11 @@ def _advance(ctx: Ctx, name: str) -> Response:
     job = ctx.registry.lookup(ctx.store, name, ctx.path_id)
     if job["status"] == "created":
         job["status"] = "processing"
+        ctx.store.stamp_update(job, ctx.info)
     elif job["status"] in ("processing", "resuming"):
         _run(ctx, name, job)
         job.update(status="done", n_leads_processed=job["n_leads"], n_objects_processed=job["n_objects"])
-    ctx.store.stamp_update(job, ctx.info)
+        ctx.store.stamp_update(job, ctx.info)
     return _respond(ctx, name, job)
 
 
