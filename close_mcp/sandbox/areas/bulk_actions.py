@@ -174,9 +174,9 @@ def _sequence_fields(ctx: Ctx, body: Obj, errs: FieldErrors) -> Obj:
                 errs.add(name, "This field is required.")  # Close needs a sender to enrol (guess)
     if body.get("contact_preference", "contact") not in PREFERENCES:
         errs.add("contact_preference", "Not a valid choice.")
-    keys = ("sequence_id", "sender_account_id", "sender_name", "sender_email", "contact_preference")
-    keys += ("calls_assigned_to", "from_phone_number_id")
-    return {"action_type": action, **{k: body[k] for k in keys if k in body}}
+    keys = "sequence_id sender_account_id sender_name sender_email contact_preference calls_assigned_to"
+    keys += " from_phone_number_id"
+    return {"action_type": action, **{k: body[k] for k in keys.split() if k in body}}
 
 
 def _delete_fields(_ctx: Ctx, body: Obj, errs: FieldErrors) -> Obj:

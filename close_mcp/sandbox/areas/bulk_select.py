@@ -87,8 +87,8 @@ def select_leads(ctx: Ctx, s_query: Any, sort: Any = None, results_limit: Any = 
     matches = apply_sort([(t, o) for t in types for o in data.objects(t) if pred(t, o)], keys, tz)
     seen: dict[str, Obj] = {}
     for t, obj in matches:
-        lead_id = obj["id"] if t == "lead" else obj.get("lead_id")
-        lead = ctx.store.leads.get(lead_id or "")
+        lead_id = str(obj["id"] if t == "lead" else obj.get("lead_id") or "")
+        lead = ctx.store.leads.get(lead_id)
         if lead is not None and lead_id not in seen:
             seen[lead_id] = lead
     leads = list(seen.values())

@@ -260,7 +260,7 @@ def funnel_totals(ctx: Ctx) -> Response:
         t: [o for o in opps if kind.get(o.get("status_id") or "") == t] for t in ("active", "won", "lost")
     }
     closed = len(by_type["won"]) + len(by_type["lost"])
-    totals = {f"{t}_count": len(v) for t, v in by_type.items()}
+    totals: Obj = {f"{t}_count": len(v) for t, v in by_type.items()}
     totals.update({f"{t}_value": sum(o.get("value") or 0 for o in v) for t, v in by_type.items()})
     totals.update(
         cohort_size=len(opps), win_rate=round(100 * len(by_type["won"]) / closed, 1) if closed else None

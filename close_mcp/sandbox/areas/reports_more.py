@@ -121,10 +121,10 @@ def _status_report(
             row["entered"] = len({c[key] for c in in_period if c.get("new_status_id") == sid})
             row["left"] = len({c[key] for c in in_period if c.get("old_status_id") == sid})
         overview.append(row)
-    pairs: dict[tuple[str, str], int] = {}
+    pairs: dict[tuple[str | None, str | None], int] = {}
     for c in in_period:
         pair = (c.get("old_status_id"), c.get("new_status_id"))
-        pairs[pair] = pairs.get(pair, 0) + 1  # type: ignore[index]
+        pairs[pair] = pairs.get(pair, 0) + 1
     transitions = [{"from_status_id": a, "to_status_id": b, "count": n} for (a, b), n in pairs.items()]
     answer: Obj = {"status_overview": overview, "status_transitions": transitions}
     if period is not None:
