@@ -22,7 +22,7 @@ def seed_stamp(sc: SeedCtx, obj: Obj, when: datetime) -> Obj:
 def check_org(ctx: Ctx) -> None:
     """``{org_id}`` paths answer 404 for any id but the caller's organization's."""
     assert ctx.request is not None
-    if ctx.request.path_params.get("org_id") != ctx.store.org["id"]:
+    if ctx.request.path_params.get("id") != ctx.store.org["id"]:
         raise not_found("Organization")
 
 

@@ -327,11 +327,11 @@ STATUS_REPORTS = Resource(
     ops=(),
     events=(),
     routes=(
-        Route("/report/statuses/lead/{org_id}/", "GET", lead_statuses),
-        Route("/report/statuses/opportunity/{org_id}/", "GET", opportunity_statuses),
-        Route("/report/sent_emails/{org_id}/", "GET", sent_emails),
+        Route("/report/statuses/lead/{id}/", "GET", lead_statuses),
+        Route("/report/statuses/opportunity/{id}/", "GET", opportunity_statuses),
+        Route("/report/sent_emails/{id}/", "GET", sent_emails),
         Route("/report/custom/fields/", "GET", list_report_fields),
-        Route("/report/custom/{org_id}/", "GET", custom_report),
+        Route("/report/custom/{id}/", "GET", custom_report),
     ),
 )
 RESOURCES = (STATUS_REPORTS,)
