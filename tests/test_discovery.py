@@ -112,7 +112,7 @@ async def test_grants_limit_discovery_per_agent(sandbox, tmp_path):
     assert isinstance(policy.grants, GrantFile)
     contact_id = next(iter(sandbox.sandbox.store().contacts))
     async with connect(sandbox, settings=settings, policy=policy) as client:
-        found = await client.call_tool("find_tools", {"query": "delete"})
+        found = await client.call_tool("find_tools", {"query": "delete lead contact"})
         names = {i["name"] for i in found.structured_content["items"]}
         assert "delete_lead" in names and "delete_contact" not in names
         before = _requests(sandbox)
