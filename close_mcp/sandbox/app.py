@@ -21,7 +21,7 @@ from close_mcp.sandbox.areas import default_registry
 from close_mcp.sandbox.auth import DEMO_API_KEY, SandboxCredential, authenticate, issue_credentials
 from close_mcp.sandbox.engine import Ctx, Registry
 from close_mcp.sandbox.engine.context import error_response
-from close_mcp.sandbox.engine.handlers import Handler, route_table
+from close_mcp.sandbox.engine.handlers import Handler, RouteTable, route_table
 from close_mcp.sandbox.faults import DropConnection, Faults
 from close_mcp.sandbox.limits import (
     GENEROUS_LIMIT,
@@ -39,7 +39,15 @@ from close_mcp.sandbox.stats import Stats
 from close_mcp.sandbox.store import OrgStore, RequestInfo, SandboxError, Subscriber
 
 __all__ = ["ALL_ROUTES", "API_PREFIX", "DEMO_API_KEY", "Sandbox", "SandboxConfig", "SandboxCredential"]
-ALL_ROUTES = route_table(default_registry())  # [(path, {method: handler})] of the default resources
+
+
+def _routes(registry: Registry) -> RouteTable:
+    """The route table with literal paths first: ``/user/availability/`` must win over ``/user/{id}/``
+    (Starlette takes the first full match)."""
+    return sorted(route_table(registry), key=lambda route: "{" in route[0])
+
+
+ALL_ROUTES = _routes(default_registry())  # [(path, {method: handler})] of the default resources
 
 
 @dataclass
@@ -76,7 +84,7 @@ class Sandbox:
         self.limiter = self._enforcer(cfg.rate_limit, cfg.rate_window)
         self.faults = Faults()
         self.stats = Stats()
-        self.app = build_app(self, route_table(self.registry))
+        self.app = build_app(self, _routes(self.registry))
 
     @property
     def api_key(self) -> str:
