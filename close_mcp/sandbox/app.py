@@ -10,10 +10,13 @@ resource declarations in :mod:`close_mcp.sandbox.areas` by :mod:`close_mcp.sandb
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -36,7 +39,8 @@ from close_mcp.sandbox.limits import (
 from close_mcp.sandbox.routing import API_PREFIX, build_app
 from close_mcp.sandbox.seeding import seed_organization
 from close_mcp.sandbox.stats import Stats
-from close_mcp.sandbox.store import OrgStore, RequestInfo, SandboxError, Subscriber
+from close_mcp.sandbox.store import Obj, OrgStore, RequestInfo, SandboxError, Subscriber
+from close_mcp.sandbox.webhook_delivery import DeliveryPolicy, WebhookDispatcher
 
 __all__ = ["ALL_ROUTES", "API_PREFIX", "DEMO_API_KEY", "Sandbox", "SandboxConfig", "SandboxCredential"]
 
@@ -61,6 +65,11 @@ class SandboxConfig:
     org_multiplier: int = 3
     header_style: HeaderStyle = "semicolon"  # the live form (limits.py); "comma" = documented
     legacy_429_body: LegacyBody = "none"
+    # Webhook subscriptions may use plain http to a loopback host (a local receiver in a test or demo).
+    allow_loopback_webhooks: bool = False
+    webhook_policy: DeliveryPolicy | None = None  # retry schedule etc.; None = Close's defaults
+
+
 
 
 class Sandbox:
@@ -84,7 +93,28 @@ class Sandbox:
         self.limiter = self._enforcer(cfg.rate_limit, cfg.rate_window)
         self.faults = Faults()
         self.stats = Stats()
+        policy = cfg.webhook_policy or DeliveryPolicy()
+        if cfg.allow_loopback_webhooks != policy.allow_loopback_http:
+            policy = replace(policy, allow_loopback_http=cfg.allow_loopback_webhooks)
+        self.webhooks = WebhookDispatcher(policy)
+        self.subscribe(self._deliver)
         self.app = build_app(self, _routes(self.registry))
+        self.app.state.webhooks = self.webhooks  # the webhook area's hooks reach it from the request
+        self.app.router.lifespan_context = self._lifespan
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        """The webhook dispatcher runs while the app is served (uvicorn's lifespan)."""
+        async with self.webhooks:
+            yield
+
+    def _deliver(self, store: OrgStore, event: Obj) -> None:
+        """Every emitted event goes to the organization's matching subscriptions. Without a running
+        dispatcher (the app used without its lifespan) nothing is delivered, as before."""
+        try:
+            self.webhooks.submit(event, store.webhooks.values())
+        except RuntimeError:  # submit's only error: "the webhook dispatcher is not running"
+            return
 
     @property
     def api_key(self) -> str:
