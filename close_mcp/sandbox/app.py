@@ -70,8 +70,6 @@ class SandboxConfig:
     webhook_policy: DeliveryPolicy | None = None  # retry schedule etc.; None = Close's defaults
 
 
-
-
 class Sandbox:
     """One sandbox: its organizations, credentials, limits, faults and statistics."""
 

@@ -67,7 +67,11 @@ def _comment_params(_ctx: Ctx, params: dict[str, str]) -> dict[str, str]:
 def _check_comment(ctx: Ctx, body: Obj, existing: Obj | None, errs: FieldErrors) -> None:
     if "body" in body and not str(body.get("body") or "").strip():
         errs.add("body", "This field may not be blank.")
-    if existing is None and body.get("object_id") and commented_object(ctx, ctx.store, body["object_id"]) is None:
+    if (
+        existing is None
+        and body.get("object_id")
+        and commented_object(ctx, ctx.store, body["object_id"]) is None
+    ):
         errs.add("object_id", "Object does not exist.")
     if existing is not None:
         if existing.get("is_removed"):
@@ -84,7 +88,9 @@ def _into_thread(ctx: Ctx, body: Obj, existing: Obj | None) -> None:
     found = commented_object(ctx, ctx.store, body["object_id"])
     assert found is not None
     object_type, obj = found
-    thread = next((t for t in ctx.store.collection("comment_threads").values() if t["object_id"] == obj["id"]), None)
+    thread = next(
+        (t for t in ctx.store.collection("comment_threads").values() if t["object_id"] == obj["id"]), None
+    )
     if thread is None:
         fields = {"object_id": obj["id"], "object_type": object_type, "lead_id": lead_of(object_type, obj)}
         thread = write.insert(ctx, THREAD, fields, emit_event=False)
@@ -100,7 +106,9 @@ def remove_comment(ctx: Ctx) -> Response:
         # Close: removal follows the permission to delete own / other users' activities. Guess: admins.
         raise SandboxError(403, {"error": "You don't have permission to remove this comment."})
     write.patch(ctx, COMMENT, comment, {"body": "", "is_removed": True})
-    siblings = [c for c in ctx.store.collection("comments").values() if c["thread_id"] == comment["thread_id"]]
+    siblings = [
+        c for c in ctx.store.collection("comments").values() if c["thread_id"] == comment["thread_id"]
+    ]
     if all(c.get("is_removed") for c in siblings):
         for sibling in siblings:
             write.delete(ctx, COMMENT, sibling)

@@ -56,7 +56,9 @@ def role_exists(store: OrgStore, role_id: object) -> bool:
 
 def _check_role(ctx: Ctx, body: Obj, existing: Obj | None, errs: FieldErrors) -> None:
     if existing is not None and not existing.get("editable", True):
-        raise validation_error(errors=["This role is maintained by Close and cannot be edited."])  # Guess: text
+        raise validation_error(
+            errors=["This role is maintained by Close and cannot be edited."]
+        )  # Guess: text
     if "name" in body and not str(body.get("name") or "").strip():
         errs.add("name", "This field may not be blank.")
     perms = body.get("permissions", (existing or {}).get("permissions", []))

@@ -11,6 +11,7 @@ adding a member twice or removing a non-member changes nothing (spec).
 from __future__ import annotations
 
 import copy
+
 from starlette.responses import Response
 
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, json_response, one, write
