@@ -117,3 +117,10 @@ async def test_loopback_http_needs_the_option_and_events_are_validated(receiver)
         errors = r.json()["field-errors"]
         assert r.status_code == 400 and errors["events.0.action"] == "This field is required."
         assert "unknown filter type" in errors["events.1.extra_filter"]
+
+
+def test_the_cli_flag_allows_loopback_webhooks():
+    from close_mcp.cli import build_parser
+
+    assert build_parser().parse_args(["sandbox", "--allow-loopback-webhooks"]).allow_loopback_webhooks is True
+    assert build_parser().parse_args(["sandbox"]).allow_loopback_webhooks is False
