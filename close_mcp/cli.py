@@ -155,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sb.add_argument("--legacy-429-body", choices=["none", "top", "error"], default="none")
     sb.add_argument("--state-file", type=Path, help="load state from / save state to this JSON file")
+    sb.add_argument(
+        "--allow-loopback-webhooks",
+        action="store_true",
+        help="let webhook subscriptions use plain http to localhost/127.0.0.1 (a local receiver)",
+    )
     _serve_flags(
         sub.add_parser("serve", help="run the remote server (streamable HTTP + SSE) or stdio", **with_env)
     )
@@ -287,6 +292,7 @@ async def run_sandbox_forever(args: argparse.Namespace) -> None:
         rate_limit=args.rate_limit,
         header_style=args.header_style,
         legacy_429_body=args.legacy_429_body,
+        allow_loopback_webhooks=args.allow_loopback_webhooks,
     )
     async with run_sandbox(
         config, port=args.sandbox_port, host=args.sandbox_host, state_file=args.state_file

@@ -10,10 +10,13 @@ resource declarations in :mod:`close_mcp.sandbox.areas` by :mod:`close_mcp.sandb
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,7 +24,7 @@ from close_mcp.sandbox.areas import default_registry
 from close_mcp.sandbox.auth import DEMO_API_KEY, SandboxCredential, authenticate, issue_credentials
 from close_mcp.sandbox.engine import Ctx, Registry
 from close_mcp.sandbox.engine.context import error_response
-from close_mcp.sandbox.engine.handlers import Handler, route_table
+from close_mcp.sandbox.engine.handlers import Handler, RouteTable, route_table
 from close_mcp.sandbox.faults import DropConnection, Faults
 from close_mcp.sandbox.limits import (
     GENEROUS_LIMIT,
@@ -36,10 +39,19 @@ from close_mcp.sandbox.limits import (
 from close_mcp.sandbox.routing import API_PREFIX, build_app
 from close_mcp.sandbox.seeding import seed_organization
 from close_mcp.sandbox.stats import Stats
-from close_mcp.sandbox.store import OrgStore, RequestInfo, SandboxError, Subscriber
+from close_mcp.sandbox.store import Obj, OrgStore, RequestInfo, SandboxError, Subscriber
+from close_mcp.sandbox.webhook_delivery import DeliveryPolicy, WebhookDispatcher
 
 __all__ = ["ALL_ROUTES", "API_PREFIX", "DEMO_API_KEY", "Sandbox", "SandboxConfig", "SandboxCredential"]
-ALL_ROUTES = route_table(default_registry())  # [(path, {method: handler})] of the default resources
+
+
+def _routes(registry: Registry) -> RouteTable:
+    """The route table with literal paths first: ``/user/availability/`` must win over ``/user/{id}/``
+    (Starlette takes the first full match)."""
+    return sorted(route_table(registry), key=lambda route: "{" in route[0])
+
+
+ALL_ROUTES = _routes(default_registry())  # [(path, {method: handler})] of the default resources
 
 
 @dataclass
@@ -53,6 +65,9 @@ class SandboxConfig:
     org_multiplier: int = 3
     header_style: HeaderStyle = "semicolon"  # the live form (limits.py); "comma" = documented
     legacy_429_body: LegacyBody = "none"
+    # Webhook subscriptions may use plain http to a loopback host (a local receiver in a test or demo).
+    allow_loopback_webhooks: bool = False
+    webhook_policy: DeliveryPolicy | None = None  # retry schedule etc.; None = Close's defaults
 
 
 class Sandbox:
@@ -76,7 +91,28 @@ class Sandbox:
         self.limiter = self._enforcer(cfg.rate_limit, cfg.rate_window)
         self.faults = Faults()
         self.stats = Stats()
-        self.app = build_app(self, route_table(self.registry))
+        policy = cfg.webhook_policy or DeliveryPolicy()
+        if cfg.allow_loopback_webhooks != policy.allow_loopback_http:
+            policy = replace(policy, allow_loopback_http=cfg.allow_loopback_webhooks)
+        self.webhooks = WebhookDispatcher(policy)
+        self.subscribe(self._deliver)
+        self.app = build_app(self, _routes(self.registry))
+        self.app.state.webhooks = self.webhooks  # the webhook area's hooks reach it from the request
+        self.app.router.lifespan_context = self._lifespan
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        """The webhook dispatcher runs while the app is served (uvicorn's lifespan)."""
+        async with self.webhooks:
+            yield
+
+    def _deliver(self, store: OrgStore, event: Obj) -> None:
+        """Every emitted event goes to the organization's matching subscriptions. Without a running
+        dispatcher (the app used without its lifespan) nothing is delivered, as before."""
+        try:
+            self.webhooks.submit(event, store.webhooks.values())
+        except RuntimeError:  # submit's only error: "the webhook dispatcher is not running"
+            return
 
     @property
     def api_key(self) -> str:

@@ -1,6 +1,8 @@
 """Webhook subscriptions and the Event Log (tool manifest ``webhooks_events``).
 
-Delivery of events to subscriptions is not here: it subscribes to ``OrgStore.emit``.
+Delivery of events to subscriptions is not here: the sandbox (``app.py``) submits every emitted event to
+its :class:`~close_mcp.sandbox.webhook_delivery.WebhookDispatcher`; these hooks validate subscriptions
+with the dispatcher's rules and tell it about updates and deletions.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import secrets
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, choice
 from close_mcp.sandbox.store import Obj, validation_error
 from close_mcp.sandbox.validate import FieldErrors
+from close_mcp.sandbox.webhook_delivery import WebhookDispatcher, check_webhook_url, validate_events
 
 MAX_WEBHOOKS = 40  # per organization (close-api.md §6)
 EVENT_FILTERS = ("object_type", "object_id", "action", "lead_id", "user_id", "request_id")
@@ -35,20 +38,33 @@ EVENT_FILTER_SETS = {
 }
 
 
-def _check_webhook(_ctx: Ctx, body: Obj, _existing: Obj | None, errs: FieldErrors) -> None:
-    if "url" in body and not str(body["url"]).startswith("https://"):
-        errs.add("url", "Must be an https URL.")
-    events = body.get("events", [{"object_type": "", "action": ""}])
-    if not isinstance(events, list) or not events or not all(_is_event_spec(e) for e in events):
-        errs.add("events", "Must be a non-empty list of {object_type, action} objects.")
+def _dispatcher(ctx: Ctx) -> WebhookDispatcher | None:
+    """The sandbox's webhook dispatcher (``app.state.webhooks``), if this write came over HTTP."""
+    if ctx.request is None:
+        return None
+    return getattr(ctx.request.app.state, "webhooks", None)
 
 
-def _is_event_spec(spec: object) -> bool:
-    return (
-        isinstance(spec, dict)
-        and isinstance(spec.get("object_type"), str)
-        and isinstance(spec.get("action"), str)
-    )
+def _check_webhook(ctx: Ctx, body: Obj, _existing: Obj | None, errs: FieldErrors) -> None:
+    """``url``: https, or http to loopback when the sandbox allows it; ``events``: ``validate_events``."""
+    if "url" in body:
+        dispatcher = _dispatcher(ctx)
+        loopback = dispatcher is not None and dispatcher.policy.allow_loopback_http
+        if problem := check_webhook_url(body["url"], loopback):
+            errs.add("url", problem)
+    if "events" in body:
+        for key, message in validate_events(body["events"]).items():
+            errs.add(key, message)
+
+
+def _updated(ctx: Ctx, hook: Obj, _previous: Obj, _changed: list[str]) -> None:
+    if (dispatcher := _dispatcher(ctx)) is not None:
+        dispatcher.update(hook)  # a pause or a new URL takes effect at once
+
+
+def _deleted(ctx: Ctx, hook: Obj) -> None:
+    if (dispatcher := _dispatcher(ctx)) is not None:
+        dispatcher.remove(hook["id"])
 
 
 def _at_most_40(ctx: Ctx, _body: Obj, existing: Obj | None) -> None:
@@ -87,6 +103,8 @@ WEBHOOK = Resource(
         prepare=_at_most_40,
         inserted=lambda _ctx, hook: hook.pop("organization_id", None),
         changed=_paused,
+        after_update=_updated,
+        after_delete=_deleted,
     ),
 )
 
