@@ -20,6 +20,8 @@ CREATE_EXTRAS: dict[str, dict[str, Any]] = {
     "lead_custom_field": {"type": "text"},
     "contact_custom_field": {"type": "text"},
     "opportunity_custom_field": {"type": "text"},
+    "blocked_phone_number": {"phone": "+15005550006"},
+    "scheduling_link": {"url": "https://cal.example/engine-test"},
 }
 UPDATES: dict[str, dict[str, Any]] = {
     "organization": {"name": "Renamed Org"},
