@@ -269,6 +269,9 @@ def seed(sc: SeedCtx) -> None:
         name = "Sales line" if uid is None else store.users[uid]["first_name"]
         obj.update(label=name, is_group_number=group, participants=users[:3] if group else [])
         numbers[pid] = store.stamp_new(obj, boot, when + timedelta(days=i))
+    store.collection("blocked_phone_number_settings")[SETTINGS_KEY] = {
+        "reject_anonymous_inbound_calls": False
+    }
     blocked = store.collection("blocked_phone_numbers")
     for phone, reason in [
         ("+14155550199", "Repeated spam calls"),
