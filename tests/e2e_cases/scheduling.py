@@ -78,15 +78,15 @@ async def _(call: Call) -> None:
     assert all(a["user_scheduling_link_id"] != lid for a in _assocs(call).values())
 
 
-@case("sync_scheduling_link")
+@case("set_scheduling_link_integration")
 async def _(call: Call) -> None:
     args = {"source_id": "evt-42", "name": "Demo", "url": "https://app.example/book/42"}
-    refused = await call.client.call_tool("sync_scheduling_link", args)  # the session's API key
+    refused = await call.client.call_tool("set_scheduling_link_integration", args)  # the session's API key
     assert refused.is_error and "403" in text_of(refused)
     async with oauth_session(call) as client:
-        first = await client.call_tool("sync_scheduling_link", args)
+        first = await client.call_tool("set_scheduling_link_integration", args)
         again = await client.call_tool(
-            "sync_scheduling_link", {"source_id": "evt-42", "duration_in_minutes": 20}
+            "set_scheduling_link_integration", {"source_id": "evt-42", "duration_in_minutes": 20}
         )
     assert not first.is_error and not again.is_error, text_of(first) + text_of(again)
     synced = [o for o in _links(call).values() if o["source_id"] == "evt-42"]
