@@ -230,6 +230,7 @@ BLOCKED_SETTINGS = Resource(
     "BlockedPhoneNumberSettings",
     "/blocked_phone_number/settings/",
     "bpnset",
+    collection="blocked_phone_number_settings",  # one entry, "org"
     ops=(),
     events=(),
     routes=(
