@@ -149,4 +149,6 @@ async def test_every_declared_operation_is_routed():
     for res, op in OPERATIONS:
         path = res.path if op in ("list", "create") else res.item_path
         assert (path, verbs[op]) in routes, (res.name, op)
-    assert len(routes) == 67  # the operations the hand-written sandbox served
+    assert (
+        len(routes) >= 67
+    )  # the hand-written sandbox served 67; test_inventory checks the rest against PENDING
