@@ -24,6 +24,8 @@ CREATE_EXTRAS: dict[str, dict[str, Any]] = {
     "activity_custom_field": {"type": "text"},
     "custom_object_type_custom_field": {"type": "text"},
     "shared_custom_field": {"type": "text"},
+    "blocked_phone_number": {"phone": "+15005550006"},
+    "scheduling_link": {"url": "https://cal.example/engine-test"},
 }
 # Values that depend on the seeded store (comments hang on an existing object; listing them needs it).
 STORE_EXTRAS: dict[str, Any] = {"comment": lambda store: {"object_id": next(iter(store.leads))}}
