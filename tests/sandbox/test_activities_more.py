@@ -29,10 +29,14 @@ async def test_sms_draft_is_sent_by_moving_it_to_outbox_and_recorded_not_sent(ht
     assert any(e["object_type"] == "activity.sms" and e["action"] == "sent" for e in store.events)
     r = await http.put(f"/activity/sms/{sms['id']}/", json={"text": "changed"})
     assert r.status_code == 400 and "status" in r.json()["field-errors"]
-    inbox = (await http.post("/activity/sms/", json={"lead_id": lead_id, "status": "inbox", "text": "Yo"})).json()
+    inbox = (
+        await http.post("/activity/sms/", json={"lead_id": lead_id, "status": "inbox", "text": "Yo"})
+    ).json()
     assert inbox["direction"] == "inbound" and inbox["id"] not in store.collection("sent_sms")
     assert (await http.get("/activity/sms/acti_nope/")).status_code == 404
-    r = await http.post("/activity/sms/", json={**body, "lead_id": lead_id, "status": "scheduled", "text": "x"})
+    r = await http.post(
+        "/activity/sms/", json={**body, "lead_id": lead_id, "status": "scheduled", "text": "x"}
+    )
     assert r.status_code == 400 and "date_scheduled" in r.json()["field-errors"]
     assert contact_id
 
@@ -50,7 +54,9 @@ async def test_whatsapp_needs_its_fields_and_renders_markdown(http, sandbox):
     msg = (await http.post("/activity/whatsapp_message/", json=body)).json()
     assert msg["message_html"] == "Send the <strong>price</strong> <em>today</em>"
     assert msg["text"] == "Send the price today"
-    found = (await http.get("/activity/whatsapp_message/", params={"external_whatsapp_message_id": "wamid.X1"})).json()
+    found = (
+        await http.get("/activity/whatsapp_message/", params={"external_whatsapp_message_id": "wamid.X1"})
+    ).json()
     assert [m["id"] for m in found["data"]] == [msg["id"]]
 
 
@@ -71,9 +77,13 @@ async def test_meeting_transcripts_on_request_and_integration_for_oauth_only(htt
     meeting = next(a for a in store.activities.values() if a["_type"] == "Meeting" and a.get("transcripts"))
     plain = (await http.get(f"/activity/meeting/{meeting['id']}/")).json()
     assert "transcripts" not in plain and plain["title"] == meeting["title"]
-    full = (await http.get(f"/activity/meeting/{meeting['id']}/", params={"_fields": "id,transcripts"})).json()
+    full = (
+        await http.get(f"/activity/meeting/{meeting['id']}/", params={"_fields": "id,transcripts"})
+    ).json()
     assert set(full) == {"id", "transcripts"} and full["transcripts"][0]["utterances"]
-    r = await http.put(f"/activity/meeting/{meeting['id']}/", json={"user_note_html": "<p>Good</p>", "title": "x"})
+    r = await http.put(
+        f"/activity/meeting/{meeting['id']}/", json={"user_note_html": "<p>Good</p>", "title": "x"}
+    )
     assert r.status_code == 200 and store.activities[meeting["id"]]["user_note_html"] == "<p>Good</p>"
     assert store.activities[meeting["id"]]["title"] == meeting["title"]  # read-only, ignored
     path = f"/activity/meeting/{meeting['id']}/integration/"
@@ -102,8 +112,13 @@ async def test_status_change_activities_log_history_only(http, sandbox):
     status = next(s for s in store.opportunity_statuses().values() if s["id"] != opp["status_id"])
     body = {"lead_id": opp["lead_id"], "opportunity_id": opp["id"], "new_status_id": status["id"]}
     made = (await http.post("/activity/status_change/opportunity/", json=body)).json()
-    assert made["new_status_type"] == status["type"] and store.opportunities[opp["id"]]["status_id"] == opp["status_id"]
-    listed = (await http.get("/activity/status_change/opportunity/", params={"opportunity_id": opp["id"]})).json()
+    assert (
+        made["new_status_type"] == status["type"]
+        and store.opportunities[opp["id"]]["status_id"] == opp["status_id"]
+    )
+    listed = (
+        await http.get("/activity/status_change/opportunity/", params={"opportunity_id": opp["id"]})
+    ).json()
     assert made["id"] in {a["id"] for a in listed["data"]}
     assert (await http.delete(f"/activity/status_change/opportunity/{made['id']}/")).json() == {}
     assert made["id"] not in store.activities
@@ -119,7 +134,9 @@ async def test_custom_activity_type_is_checked_and_filter_needs_a_lead(http, san
     assert made["status"] == "published" and made["custom.cf_x"] == "v" and made["_type"] == "CustomActivity"
     r = await http.get("/activity/custom/", params={"custom_activity_type_id": "actitype_Demo1"})
     assert r.status_code == 400 and "lead_id" in r.json()["field-errors"]
-    r = await http.get("/activity/custom/", params={"custom_activity_type_id": "actitype_Demo1", "lead_id": lead_id})
+    r = await http.get(
+        "/activity/custom/", params={"custom_activity_type_id": "actitype_Demo1", "lead_id": lead_id}
+    )
     assert [a["id"] for a in r.json()["data"]] == [made["id"]]
 
 

@@ -46,9 +46,9 @@ def meeting_integration(ctx: Ctx) -> Response:
     first call creates the app's tab, later calls update it, an empty body does nothing.
     Guesses: the 403 text, one tab per OAuth user (the sandbox has no app ids), the answer
     being the meeting."""
+    meeting = ctx.registry.lookup(ctx.store, "meeting", ctx.path_id)  # Guess: 404 before the 403
     if ctx.info.api_key_id is not None:
         raise SandboxError(403, {"error": "Only OAuth applications can use this endpoint."})
-    meeting = ctx.registry.lookup(ctx.store, "meeting", ctx.path_id)
     if ctx.body:
         tabs = [t for t in meeting.get("integrations", []) if t.get("oauth_user_id") != ctx.info.user_id]
         tabs.append({"oauth_user_id": ctx.info.user_id, **copy.deepcopy(ctx.body)})

@@ -204,6 +204,17 @@ def seed(sc: SeedCtx) -> None:
             update = _base(sc, lead, "ImportUpdate", rng.randint(30, 200))
             update.update(import_id="bulk_DemoImport000000000000001", reverted=False)
             store.activities[update["id"]] = update
+    opp_statuses = store.opportunity_statuses()
+    for k, opp in enumerate(store.opportunities.values()):
+        if k % 4 == 0 and opp.get("status_id") in opp_statuses:  # how the opportunity reached its stage
+            new, old = opp_statuses[opp["status_id"]], rng.choice(list(opp_statuses.values()))
+            move = _base(sc, store.leads[opp["lead_id"]], "OpportunityStatusChange", rng.randint(1, 60))
+            move.update(opportunity_id=opp["id"], old_status_id=old["id"], old_status_label=old["label"])
+            move.update(old_status_type=old["type"], new_status_id=new["id"], new_status_label=new["label"])
+            move.update(new_status_type=new["type"], opportunity_value=opp.get("value"))
+            move.update(opportunity_value_period=opp.get("value_period"))
+            move.update(opportunity_value_currency=opp.get("value_currency"))
+            store.activities[move["id"]] = move
     for task in store.tasks.values():
         if task.get("is_complete"):
             lead = store.leads[task["lead_id"]]
