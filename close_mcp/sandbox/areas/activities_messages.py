@@ -82,7 +82,7 @@ SMS = typed(
 
 
 # ----- WhatsApp ------------------------------------------------------------------------
-WA_REQUIRED = ("contact_id", "direction", "external_whatsapp_message_id", "local_phone")
+WA_REQUIRED: tuple[str, ...] = ("contact_id", "direction", "external_whatsapp_message_id", "local_phone")
 WA_REQUIRED += ("remote_phone", "message_markdown")  # SPEC CreateWhatsAppMessage.required
 _WA_MARKS = ((r"\*(.+?)\*", "strong"), (r"_(.+?)_", "em"), (r"~(.+?)~", "s"), (r"```(.+?)```", "code"))
 
