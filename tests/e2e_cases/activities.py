@@ -336,7 +336,7 @@ async def _(call: Call) -> None:
 def _opp_change_args(call: Call) -> dict[str, str]:
     opp = next(iter(call.store.opportunities.values()))
     new = next(s for s in call.store.opportunity_statuses() if s != opp["status_id"])
-    return {"lead_id": opp["lead_id"], "opportunity_id": opp["id"], "new_status_id": new}
+    return {"opportunity_id": opp["id"], "new_status_id": new}
 
 
 @case("log_opportunity_status_change")

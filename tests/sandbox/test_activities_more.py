@@ -110,7 +110,7 @@ async def test_status_change_activities_log_history_only(http, sandbox):
     assert r.status_code == 400 and r.json()["field-errors"] == {"new_status": "Object does not exist."}
     opp = next(iter(store.opportunities.values()))
     status = next(s for s in store.opportunity_statuses().values() if s["id"] != opp["status_id"])
-    body = {"lead_id": opp["lead_id"], "opportunity_id": opp["id"], "new_status_id": status["id"]}
+    body = {"lead_id": "lead_ignored", "opportunity_id": opp["id"], "new_status_id": status["id"]}
     made = (await http.post("/activity/status_change/opportunity/", json=body)).json()
     assert (
         made["new_status_type"] == status["type"]

@@ -80,7 +80,7 @@ def typed(
         type_name,
         path or f"/activity/{kind}/",
         "acti",
-        fields=COMMON + fields,
+        fields=tuple({f.name: f for f in COMMON + fields}.values()),  # a type may redeclare a common field
         collection="activities",
         ops=ops,
         discriminator=("_type", type_name),

@@ -60,7 +60,7 @@ MEETING_OPS: tuple[Op, ...] = ("list", "update", "delete")  # GET by id is get_m
 MEETING = typed(
     "Meeting",
     (
-        *Field.many("user_note_html outcome_id", default=None),  # SPEC: "most commonly" updated
+        *Field.many("user_note_html outcome_id", "str", default=None),  # SPEC: "most commonly" updated
         *Field.many("title location calendar_event_link", writable="never", default=None),
         *Field.many("starts_at ends_at provider_calendar_event_id provider_calendar_type", writable="never"),
         Field("status", writable="never", default="completed", choices=choice(*MEETING_STATUSES)),

@@ -15,7 +15,7 @@ from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, choice,
 from close_mcp.sandbox.ids import iso, now_utc
 from close_mcp.sandbox.seeding import SeedCtx
 from close_mcp.sandbox.store import Obj, OrgStore
-from close_mcp.sandbox.validate import FieldErrors, check_required
+from close_mcp.sandbox.validate import FieldErrors
 
 MESSAGE_STATUSES = choice("inbox", "draft", "scheduled", "outbox", "sent", "error")  # SPEC MessageStatus
 FILTERS = ("id", "lead_id", "contact_id", "user_id", "date_created", "activity_at")  # SPEC list params
@@ -61,7 +61,7 @@ def _send_sms(ctx: Ctx, sms: Obj) -> None:
 SMS = typed(
     "SMS",
     (
-        Field("status", "str", required=True, choices=MESSAGE_STATUSES),
+        Field("status", required=True, choices=MESSAGE_STATUSES),
         Field("direction", choices=choice("inbound", "outbound"), writable="create"),
         *Field.many("local_phone remote_phone text template_id", "str", default=None),
         Field("date_scheduled", "date", default=None),
@@ -82,8 +82,6 @@ SMS = typed(
 
 
 # ----- WhatsApp ------------------------------------------------------------------------
-WA_REQUIRED: tuple[str, ...] = ("contact_id", "direction", "external_whatsapp_message_id", "local_phone")
-WA_REQUIRED += ("remote_phone", "message_markdown")  # SPEC CreateWhatsAppMessage.required
 _WA_MARKS = ((r"\*(.+?)\*", "strong"), (r"_(.+?)_", "em"), (r"~(.+?)~", "s"), (r"```(.+?)```", "code"))
 
 
@@ -97,8 +95,6 @@ def whatsapp_html(markdown: str) -> str:
 
 
 def _check_whatsapp(_ctx: Ctx, body: Obj, existing: Obj | None, errs: FieldErrors) -> None:
-    if existing is None:
-        check_required(errs, body, *WA_REQUIRED)
     url = body.get("integration_link")
     if url and not str(url).startswith("https://"):
         errs.add("integration_link", "Must be an https URL.")  # Guess, as for a call's recording_url
@@ -113,9 +109,11 @@ def _render_whatsapp(_ctx: Ctx, body: Obj, _existing: Obj | None) -> None:
 WHATSAPP = typed(
     "WhatsAppMessage",
     (
-        Field("direction", choices=choice("incoming", "outgoing")),  # SPEC CommunicationDirection
-        Field("external_whatsapp_message_id", "str", writable="create"),
-        *Field.many("local_phone remote_phone message_markdown", "str"),
+        # SPEC CreateWhatsAppMessage.required (activity_at too, which defaults to now here: a guess)
+        Field("contact_id", ref="contact", required=True),
+        Field("direction", required=True, choices=choice("incoming", "outgoing")),  # CommunicationDirection
+        Field("external_whatsapp_message_id", "str", required=True, writable="create"),
+        *Field.many("local_phone remote_phone message_markdown", "str", required=True),
         *Field.many("integration_link response_to_id", default=None),
         Field("attachments", "list", default=[]),
         *Field.many("message_html text", writable="never"),

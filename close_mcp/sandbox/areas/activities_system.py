@@ -8,12 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from close_mcp.sandbox.areas.activities import typed
-from close_mcp.sandbox.engine import READ, Ctx, Field, Hooks
+from close_mcp.sandbox.engine import READ, Ctx, Field, Hooks, Resource
 from close_mcp.sandbox.engine.resource import Op
 from close_mcp.sandbox.ids import iso
 from close_mcp.sandbox.seeding import SeedCtx
 from close_mcp.sandbox.store import Obj
-from close_mcp.sandbox.validate import FieldErrors
 
 FILTERS = ("id", "lead_id", "contact_id", "user_id", "date_created", "activity_at")  # SPEC list params
 READ_DELETE: tuple[Op, ...] = ("list", "get", "delete")
@@ -25,11 +24,16 @@ def _never(*names: str) -> tuple[Field, ...]:
 
 
 # ----- status changes ------------------------------------------------------------------
-def _check_lead_change(ctx: Ctx, body: Obj, _existing: Obj | None, errs: FieldErrors) -> None:
-    """Status ids must be the org's lead statuses (Guess: the error text, as for references)."""
-    for name in ("old_status_id", "new_status_id"):
-        if body.get(name) is not None and body[name] not in ctx.store.lead_statuses:
-            errs.add(name.removesuffix("_id"), "Object does not exist.")
+# The opportunity statuses live inside the pipelines; this declaration has no endpoints and only
+# lets the status-change fields reference them (``ref=``, "Object does not exist.").
+OPPORTUNITY_STATUSES = Resource(
+    "activity_opportunity_status",
+    "Status",
+    "/status/opportunity/",
+    "stat",
+    ops=(),
+    source=lambda store: list(store.opportunity_statuses().values()),
+)
 
 
 def _label_lead_change(ctx: Ctx, body: Obj, _existing: Obj | None) -> None:
@@ -43,27 +47,17 @@ def _label_lead_change(ctx: Ctx, body: Obj, _existing: Obj | None) -> None:
 LEAD_STATUS_CHANGE = typed(
     "LeadStatusChange",
     (
-        Field("new_status_id", "str", required=True, writable="create"),
-        Field("old_status_id", "str", writable="create", default=None),
+        Field("new_status_id", ref="lead_status", required=True, writable="create"),
+        Field("old_status_id", ref="lead_status", writable="create", default=None),
         *_never("old_status_label", "new_status_label"),
     ),
-    Hooks(validate=_check_lead_change, prepare=_label_lead_change),
+    Hooks(prepare=_label_lead_change),
     name="lead_status_change",
     path="/activity/status_change/lead/",
     ops=LOGGED,
     object_type="activity.lead_status_change",
     filters=FILTERS,
 )
-
-
-def _check_opp_change(ctx: Ctx, body: Obj, _existing: Obj | None, errs: FieldErrors) -> None:
-    statuses = ctx.store.opportunity_statuses()
-    for name in ("old_status_id", "new_status_id"):
-        if body.get(name) is not None and body[name] not in statuses:
-            errs.add(name.removesuffix("_id"), "Object does not exist.")
-    opp = ctx.store.opportunities.get(body.get("opportunity_id") or "")
-    if opp is not None and body.get("lead_id") and opp["lead_id"] != body["lead_id"]:
-        errs.add("opportunity", "The opportunity belongs to another lead.")  # Guess
 
 
 def _label_opp_change(ctx: Ctx, body: Obj, _existing: Obj | None) -> None:
@@ -75,6 +69,7 @@ def _label_opp_change(ctx: Ctx, body: Obj, _existing: Obj | None) -> None:
         body[f"{side}_status_label"] = status["label"] if status else None
         body[f"{side}_status_type"] = status["type"] if status else None
     opp = ctx.store.opportunities[body["opportunity_id"]]
+    body["lead_id"] = opp["lead_id"]  # Guess: the lead is the opportunity's (a given lead_id is ignored)
     body.update(opportunity_value=opp.get("value"), opportunity_value_period=opp.get("value_period"))
     body["opportunity_value_currency"] = opp.get("value_currency")
 
@@ -82,13 +77,14 @@ def _label_opp_change(ctx: Ctx, body: Obj, _existing: Obj | None) -> None:
 OPPORTUNITY_STATUS_CHANGE = typed(
     "OpportunityStatusChange",
     (
+        Field("lead_id", writable="never"),
         Field("opportunity_id", ref="opportunity", required=True, writable="create"),
-        Field("new_status_id", "str", required=True, writable="create"),
-        Field("old_status_id", "str", writable="create", default=None),
+        Field("new_status_id", ref=OPPORTUNITY_STATUSES.name, required=True, writable="create"),
+        Field("old_status_id", ref=OPPORTUNITY_STATUSES.name, writable="create", default=None),
         *_never("old_status_label", "new_status_label", "old_status_type", "new_status_type"),
         *_never("opportunity_value", "opportunity_value_period", "opportunity_value_currency"),
     ),
-    Hooks(validate=_check_opp_change, prepare=_label_opp_change),
+    Hooks(prepare=_label_opp_change),
     name="opportunity_status_change",
     path="/activity/status_change/opportunity/",
     ops=LOGGED,
@@ -148,6 +144,7 @@ IMPORT_UPDATE = typed(
     filters=FILTERS,
 )
 RESOURCES = (
+    OPPORTUNITY_STATUSES,
     LEAD_STATUS_CHANGE,
     OPPORTUNITY_STATUS_CHANGE,
     TASK_COMPLETED,
