@@ -152,7 +152,7 @@ NOTE_MANIFEST = {
     "description": "Read one note activity by its ID, declared outside the shipped manifests.",
     "tools": [
         {
-            "name": "get_note",
+            "name": "get_note_extra",
             "title": "Get a note",
             "description": "Fetch one note activity by ID, with its text, author and lead. Use list_activities "
             "to find note IDs.",
@@ -183,12 +183,12 @@ async def test_a_read_endpoint_the_sandbox_serves_needs_only_a_manifest(tmp_path
     assert len(specs) == len(SPECS) + 1
     note = next(a for a in shared_sandbox.sandbox.store().activities.values() if a["_type"] == "Note")
     async with connect(shared_sandbox, specs=specs) as client:
-        tool = next(t for t in (await client.list_tools()).tools if t.name == "get_note")
+        tool = next(t for t in (await client.list_tools()).tools if t.name == "get_note_extra")
         assert tool.annotations.read_only_hint is True and "fields" in tool.input_schema["properties"]
-        got = await client.call_tool("get_note", {"note_id": note["id"]})
+        got = await client.call_tool("get_note_extra", {"note_id": note["id"]})
         assert not got.is_error and got.structured_content["id"] == note["id"]
         assert got.structured_content["note"].startswith(note["note"][:50])
-        bad = await client.call_tool("get_note", {"note_id": "lead_x"})
+        bad = await client.call_tool("get_note_extra", {"note_id": "lead_x"})
         assert bad.is_error and "note_id" in text_of(bad) and "acti_" in text_of(bad)
 
 
@@ -204,7 +204,7 @@ def test_extra_manifests_flag_adds_tools_to_the_cli(tmp_path):
         check=True,
         env={"PATH": os.environ["PATH"]},
     ).stdout
-    assert "get_note" in out and "/activity/note/{note_id}/" in out
+    assert "get_note_extra" in out and "/activity/note/{note_id}/" in out
 
 
 def test_a_manifest_may_declare_its_own_definitions(tmp_path):
@@ -214,7 +214,7 @@ def test_a_manifest_may_declare_its_own_definitions(tmp_path):
     }
     manifest["tools"][0]["arguments"]["note_id"]["schema"] = {"$ref": "#/definitions/note_id"}
     (tmp_path / "notes_extra.json").write_text(json.dumps(manifest))
-    spec = next(s for s in load_manifests(tmp_path) if s.name == "get_note")
+    spec = next(s for s in load_manifests(tmp_path) if s.name == "get_note_extra")
     assert spec.input_schema["properties"]["note_id"]["pattern"] == "^acti_[A-Za-z0-9]+$"
     manifest["definitions"] = {"lead_id": {"type": "string"}}
     (tmp_path / "notes_extra.json").write_text(json.dumps(manifest))

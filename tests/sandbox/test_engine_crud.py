@@ -27,8 +27,24 @@ CREATE_EXTRAS: dict[str, dict[str, Any]] = {
     "blocked_phone_number": {"phone": "+15005550006"},
     "scheduling_link": {"url": "https://cal.example/engine-test"},
 }
+
+
+def _type_without_required_fields(store: Any) -> str:
+    required = {
+        cf.get("custom_activity_type_id")
+        for cf in store.collection("activity_custom_fields").values()
+        if cf.get("required")
+    }
+    return next(t for t in store.collection("custom_activity_types") if t not in required)
+
+
 # Values that depend on the seeded store (comments hang on an existing object; listing them needs it).
-STORE_EXTRAS: dict[str, Any] = {"comment": lambda store: {"object_id": next(iter(store.leads))}}
+STORE_EXTRAS: dict[str, Any] = {
+    "comment": lambda store: {"object_id": next(iter(store.leads))},
+    "custom_activity_instance": lambda store: {
+        "custom_activity_type_id": _type_without_required_fields(store)
+    },
+}
 LIST_PARAMS: dict[str, Any] = {"comment": lambda store: {"object_id": next(iter(store.leads))}}
 PLAIN_IDS = set(BUILT_IN_ROLES)  # built-in roles are plain strings (close-api.md §5.1)
 UPDATES: dict[str, dict[str, Any]] = {
@@ -38,6 +54,7 @@ UPDATES: dict[str, dict[str, Any]] = {
     "task": {"text": "changed"},
     "call": {"note": "changed"},
     "email": {"subject": "changed"},
+    "custom_activity_instance": {"pinned": True},
 }
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from close_mcp.sandbox.areas.common import current_user, now, strip_html
-from close_mcp.sandbox.engine import CRUD, Ctx, Field, Hooks, Parent, Resource, choice, write
+from close_mcp.sandbox.engine import CRUD, Ctx, Field, Hooks, Parent, Resource, Route, choice, write
+from close_mcp.sandbox.engine.resource import Op
 from close_mcp.sandbox.ids import iso, now_utc
 from close_mcp.sandbox.seeding import LeadSeed, SeedCtx
 from close_mcp.sandbox.store import Obj
@@ -62,24 +63,34 @@ def typed(
     fields: tuple[Field, ...],
     hooks: Hooks | None = None,
     events: tuple[str, ...] = ("created", "updated", "deleted"),
+    *,
+    name: str | None = None,
+    path: str | None = None,
+    ops: tuple[Op, ...] = CRUD,
+    filters: tuple[str, ...] = ("lead_id", "user_id", "date_created"),
+    object_type: str | None = None,
+    routes: tuple[Route, ...] = (),
 ) -> Resource:
     """One activity type's own endpoints: ``/activity/<type>/`` (``lead_id``, ``user_id``,
-    ``date_created`` filters, close-api.md §3.3), sharing the activities collection."""
+    ``date_created`` filters, close-api.md §3.3), sharing the activities collection.
+    ``name``/``path``/``object_type`` default to the lower-cased type name."""
     kind = type_name.lower()
     return Resource(
-        kind,
+        name or kind,
         type_name,
-        f"/activity/{kind}/",
+        path or f"/activity/{kind}/",
         "acti",
-        fields=COMMON + fields,
+        fields=tuple({f.name: f for f in COMMON + fields}.values()),  # a type may redeclare a common field
         collection="activities",
-        ops=CRUD,
+        ops=ops,
         discriminator=("_type", type_name),
-        object_type=f"activity.{kind}",
-        filters=("lead_id", "user_id", "date_created"),
+        object_type=object_type or f"activity.{kind}",
+        filters=filters,
+        comma_filters=tuple(f for f in ("lead_id", "contact_id", "user_id") if f in filters),
         default_order="-activity_at",
         events=events,
         hooks=hooks or Hooks(),
+        routes=routes,
     )
 
 
