@@ -23,8 +23,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from close_mcp.sandbox.areas.common import current_user, now, strip_html
 from close_mcp.sandbox.areas import templates as templates_area
+from close_mcp.sandbox.areas.common import current_user, now, strip_html
 from close_mcp.sandbox.areas.templates import render_template
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Parent, Resource, Route, choice, names, write
 from close_mcp.sandbox.engine.handlers import list_handler
