@@ -237,7 +237,7 @@ def seed(sc: SeedCtx) -> None:
     sequences = []
     for name, steps in plans.items():
         sid = sc.ids.new("seq")
-        seq = {
+        seq: Obj = {
             "id": sid,
             "name": name,
             "timezone": "America/New_York",

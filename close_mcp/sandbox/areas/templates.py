@@ -120,13 +120,13 @@ def render(ctx: Ctx) -> Response:
         if not params.get(name):
             errs.add(name, "This field is required.")
     errs.raise_if_any()
-    lead = ctx.store.leads.get(params["lead_id"])
-    contact = ctx.store.contacts.get(params["contact_id"])
-    if lead is None:
+    one_lead = ctx.store.leads.get(params["lead_id"])
+    one_contact = ctx.store.contacts.get(params["contact_id"])
+    if one_lead is None:
         raise validation_error({"lead": "Object does not exist."})
-    if contact is None or contact.get("lead_id") != lead["id"]:
+    if one_contact is None or one_contact.get("lead_id") != one_lead["id"]:
         raise validation_error({"contact": "Object does not exist."})  # guess: a contact of another lead
-    return json_response(render_template(ctx, template, lead, contact))
+    return json_response(render_template(ctx, template, one_lead, one_contact))
 
 
 ATTACHMENTS = Field("attachments", "list", default=[])  # [{url, filename, content_type}] (spec)
