@@ -22,7 +22,16 @@ from close_mcp.sandbox.areas import (
 )
 from close_mcp.sandbox.engine import Registry
 
-CORE_AREAS = _CORE = (leads, contacts, opportunities, activities, tasks, custom_fields, users_org, webhooks_events)
+CORE_AREAS = _CORE = (
+    leads,
+    contacts,
+    opportunities,
+    activities,
+    tasks,
+    custom_fields,
+    users_org,
+    webhooks_events,
+)
 
 
 def _more_areas() -> tuple[ModuleType, ...]:
