@@ -121,3 +121,12 @@ async def test_listing_needs_a_filter_and_deleting_a_sequence_ends_its_enrolment
     assert [s["id"] for s in r.json()["data"]] == [sub["id"]]
     assert (await http.delete(f"/sequence/{seq['id']}/")).status_code == 200
     assert (await http.get(f"/sequence_subscription/{sub['id']}/")).status_code == 404
+
+
+async def test_a_step_whose_template_was_deleted_sends_nothing(http, sandbox):
+    store = sandbox.sandbox.store()
+    seq = await _sequence(http, store, [0])
+    assert (await http.delete(f"/email_template/{seq['steps'][0]['email_template_id']}/")).status_code == 200
+    r = await http.post("/sequence_subscription/", json=_enrolment(store, seq["id"], _contact(store)))
+    assert r.status_code == 201
+    assert not [a for a in store.activities.values() if a.get("sequence_subscription_id") == r.json()["id"]]

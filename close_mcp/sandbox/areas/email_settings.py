@@ -165,9 +165,7 @@ def unsubscribe(ctx: Ctx) -> Response:
 def resubscribe(ctx: Ctx) -> Response:
     """``DELETE /unsubscribe/email/{email_address}/``: the address as a path segment, URL-decoded
     (``a%40b.com``, and once more if a client encoded it twice); 200 ``{}`` (spec)."""
-    assert ctx.request is not None
-    raw = str(ctx.request.path_params["email_address"])
-    email = _email_arg(unquote(raw), "email_address")
+    email = _email_arg(unquote(ctx.path_id), "email_address")  # the route's {id} is the address
     if ctx.store.collection("unsubscribed_emails").pop(email, None) is None:
         raise not_found(UNSUBSCRIBED_EMAIL.model)
     return json_response({})
@@ -189,7 +187,7 @@ UNSUBSCRIBED_EMAIL = replace(
     routes=(
         Route("/unsubscribe/email/", "GET", list_handler(UNSUBSCRIBED_EMAIL)),
         Route("/unsubscribe/email/", "POST", unsubscribe),
-        Route("/unsubscribe/email/{email_address}/", "DELETE", resubscribe),
+        Route("/unsubscribe/email/{id}/", "DELETE", resubscribe),
     ),
 )
 RESOURCES = (CONNECTED_ACCOUNT, SEND_AS, UNSUBSCRIBED_EMAIL)

@@ -150,7 +150,9 @@ def send_step(ctx: Ctx, subscription: Obj, sequence: Obj, step: Obj) -> Obj | No
     """Record what one email step sends, without sending: a sent Email activity."""
     if step["step_type"] != "email":
         return None  # call and SMS steps need a person or a phone number: not run by the sandbox
-    template = ctx.store.collection("email_templates")[step["email_template_id"]]
+    template = ctx.store.collection("email_templates").get(step.get("email_template_id") or "")
+    if template is None:
+        return None  # its template was deleted since: nothing to send (guess: Close skips the step)
     lead = ctx.store.leads[subscription["lead_id"]]
     contact = ctx.store.contacts[subscription["contact_id"]]
     rendered = render_template(ctx, template, lead, contact)
