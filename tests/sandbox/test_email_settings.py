@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx2
 import pytest
 
 pytestmark = pytest.mark.anyio
@@ -68,6 +69,19 @@ async def test_send_as_create_and_delete(http, sandbox):
     assert r.status_code == 204 and r.content == b""
     r = await http.delete("/send_as/", params={"allowing_user_id": me, "allowed_user_id": keiko})
     assert r.status_code == 404
+
+
+async def test_a_send_as_grant_is_visible_only_to_its_two_users(http, sandbox):
+    store = sandbox.sandbox.store()
+    _me, _marco, keiko = _users(store)[:3]
+    gid = (await http.post("/send_as/", json={"allowed_user_id": keiko})).json()["id"]
+    assert (await http.get(f"/send_as/{gid}/")).json()["allowed_user_id"] == keiko
+    marco_key = (f"{sandbox.api_key}_restricted", "")  # the demo org's non-admin user, Marco
+    async with httpx2.AsyncClient(base_url=sandbox.base_url, auth=marco_key) as marco:
+        r = await marco.get(f"/send_as/{gid}/")
+        assert r.status_code == 404 and r.json() == {
+            "error": "Empty query: SendAs matching query does not exist."
+        }
 
 
 async def test_send_as_bulk(http, sandbox):

@@ -16,7 +16,18 @@ from urllib.parse import unquote
 from starlette.responses import Response
 
 from close_mcp.sandbox.areas.common import current_user, now
-from close_mcp.sandbox.engine import READ, Ctx, Field, Hooks, Resource, Route, json_response, names, write
+from close_mcp.sandbox.engine import (
+    READ,
+    Ctx,
+    Field,
+    Hooks,
+    Resource,
+    Route,
+    json_response,
+    names,
+    one,
+    write,
+)
 from close_mcp.sandbox.engine.handlers import list_handler
 from close_mcp.sandbox.ids import iso
 from close_mcp.sandbox.seeding import SeedCtx
@@ -80,7 +91,7 @@ SEND_AS = Resource(
         Field("allowing_user_id", ref="user", writable="create", default=current_user),
         Field("allowed_user_id", ref="user", required=True, writable="create"),
     ),
-    ops=("list", "get", "create", "delete"),
+    ops=("list", "create", "delete"),  # GET by ID is hand-written: visibility
     events=(),  # not in Close's event list (guess)
     filters=names("allowing_user_id allowed_user_id"),
     pagination="none",  # guess: a short list, the docs show no paging parameters
@@ -88,6 +99,15 @@ SEND_AS = Resource(
     delete_status=204,
     hooks=Hooks(params=_involved, validate=_check_send_as),
 )
+
+
+def get_send_as(ctx: Ctx) -> Response:
+    """One association, only for the two users in it (documented: "a user only has access to
+    associations they are involved in"); anyone else gets the 404 of an unknown ID (guess)."""
+    grant = ctx.registry.lookup(ctx.store, "send_as", ctx.path_id)
+    if ctx.info.user_id not in (grant["allowing_user_id"], grant["allowed_user_id"]):
+        raise not_found(SEND_AS.model)
+    return one(ctx, ctx.registry.view(ctx.store, "send_as", grant))
 
 
 def delete_send_as_by_users(ctx: Ctx) -> Response:
@@ -136,6 +156,7 @@ def bulk_send_as(ctx: Ctx) -> Response:
 SEND_AS = replace(
     SEND_AS,
     routes=(
+        Route("/send_as/{id}/", "GET", get_send_as),
         Route("/send_as/", "DELETE", delete_send_as_by_users),
         Route("/send_as/bulk/", "POST", bulk_send_as),
     ),
