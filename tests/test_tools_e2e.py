@@ -51,7 +51,13 @@ def _unknown_id_args(spec) -> dict[str, object]:
     args: dict[str, object] = {}
     for name in spec.input_schema.get("required", []):
         schema = spec.input_schema["properties"][name]
-        if name in spec.bindings and spec.bindings[name].location == "path":
+        if (
+            name in spec.bindings
+            and spec.bindings[name].location == "path"
+            and schema.get("format") == "email"
+        ):
+            args[name] = "doesnotexist@example.com"  # a path argument that is an address, not an ID
+        elif name in spec.bindings and spec.bindings[name].location == "path":
             prefix = schema["pattern"][1:].split("_[")[0]
             args[name] = f"{prefix}_doesnotexist0000000000"
         elif "examples" in schema:

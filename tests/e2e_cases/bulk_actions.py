@@ -89,10 +89,11 @@ async def _(call: Call) -> None:
 async def _(call: Call) -> None:
     store = call.store
     lead_id = next(i for i in store.leads if any(c.get("emails") for c in store.children_of(i)["contacts"]))
-    job = await call("send_bulk_email", {"s_query": only(lead_id), "template_id": "tmpl_followup"})
+    template = next(iter(call.store.collection("email_templates")))  # seeded by the templates area
+    job = await call("send_bulk_email", {"s_query": only(lead_id), "template_id": template})
     await run_job(call, "get_bulk_email", job["id"])
     outbox = [e for e in store.collection("sandbox_outbox").values() if e["bulk_action_id"] == job["id"]]
-    assert [(e["lead_id"], e["template_id"]) for e in outbox] == [(lead_id, "tmpl_followup")]
+    assert [(e["lead_id"], e["template_id"]) for e in outbox] == [(lead_id, template)]
 
 
 # ----- sequence subscription ------------------------------------------------------------------
@@ -113,7 +114,8 @@ async def _(call: Call) -> None:
 async def _(call: Call) -> None:
     store = call.store
     lead_id = next(i for i in store.leads if any(c.get("emails") for c in store.children_of(i)["contacts"]))
-    body = {"s_query": only(lead_id), "sequence_id": "seq_onboarding", "sender_account_id": "emailacct_x"}
+    sequence = next(iter(call.store.collection("sequences")))  # seeded by the sequences area
+    body = {"s_query": only(lead_id), "sequence_id": sequence, "sender_account_id": "emailacct_x"}
     body.update(sender_name="Sandbox Sender", sender_email="sender@example.com", contact_preference="contact")
     job = await call("enroll_leads_in_sequence", body)
     await run_job(call, "get_bulk_sequence_subscription", job["id"])

@@ -75,13 +75,17 @@ async def test_bulk_email_and_sequence_enrolment_are_recorded_not_sent(http, san
     lead_id = next(i for i in store.leads if any(c.get("emails") for c in store.children_of(i)["contacts"]))
     activities_before = len(store.activities)
     job = (
-        await http.post("/bulk_action/email/", json={"s_query": only(lead_id), "template_id": "tmpl_x"})
+        await http.post(
+            "/bulk_action/email/",
+            json={"s_query": only(lead_id), "template_id": next(iter(store.collection("email_templates")))},
+        )
     ).json()
     assert job["n_leads"] == 1 and job["contact_preference"] == "lead"
     await run(http, "/bulk_action/email/", job["id"])
     outbox = [e for e in store.collection("sandbox_outbox").values() if e["bulk_action_id"] == job["id"]]
     assert [e["lead_id"] for e in outbox] == [lead_id] and len(store.activities) == activities_before
-    body = {"s_query": only(lead_id), "sequence_id": "seq_x", "sender_account_id": "emailacct_x"}
+    sequence = next(iter(store.collection("sequences")))  # seeded by the sequences area
+    body = {"s_query": only(lead_id), "sequence_id": sequence, "sender_account_id": "emailacct_x"}
     body.update(sender_name="Sandbox", sender_email="me@example.com")
     job = (await http.post("/bulk_action/sequence_subscription/", json=body)).json()
     await run(http, "/bulk_action/sequence_subscription/", job["id"])

@@ -26,6 +26,7 @@ CREATE_EXTRAS: dict[str, dict[str, Any]] = {
     "shared_custom_field": {"type": "text"},
     "blocked_phone_number": {"phone": "+15005550006"},
     "scheduling_link": {"url": "https://cal.example/engine-test"},
+    "sequence_subscription": {"contact_email": "pat@example.com", "sender_email": "dana@acme-demo.example"},
 }
 
 
@@ -55,6 +56,7 @@ UPDATES: dict[str, dict[str, Any]] = {
     "call": {"note": "changed"},
     "email": {"subject": "changed"},
     "custom_activity_instance": {"pinned": True},
+    "sequence_subscription": {"status": "paused"},
 }
 
 

@@ -16,39 +16,7 @@ _OP = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) (/\S*) \|", re.MULTILINE)
 
 # Not served yet, with the reason. Coverage work removes entries (the issue "The sandbox speaks all of Close").
 NOT_YET = "not yet declared in the sandbox engine (coverage in progress)"
-PENDING: dict[str, str] = {
-    "DELETE /email_template/{}/": NOT_YET,
-    "DELETE /send_as/": NOT_YET,
-    "DELETE /send_as/{}/": NOT_YET,
-    "DELETE /sequence/{}/": NOT_YET,
-    "DELETE /sms_template/{}/": NOT_YET,
-    "DELETE /unsubscribe/email/{}/": NOT_YET,
-    "GET /connected_account/": NOT_YET,
-    "GET /connected_account/{}/": NOT_YET,
-    "GET /email_template/": NOT_YET,
-    "GET /email_template/{}/": NOT_YET,
-    "GET /email_template/{}/render/": NOT_YET,
-    "GET /send_as/": NOT_YET,
-    "GET /send_as/{}/": NOT_YET,
-    "GET /sequence/": NOT_YET,
-    "GET /sequence/{}/": NOT_YET,
-    "GET /sequence_subscription/": NOT_YET,
-    "GET /sequence_subscription/{}/": NOT_YET,
-    "GET /sms_template/": NOT_YET,
-    "GET /sms_template/{}/": NOT_YET,
-    "GET /unsubscribe/email/": NOT_YET,
-    "POST /email_template/": NOT_YET,
-    "POST /send_as/": NOT_YET,
-    "POST /send_as/bulk/": NOT_YET,
-    "POST /sequence/": NOT_YET,
-    "POST /sequence_subscription/": NOT_YET,
-    "POST /sms_template/": NOT_YET,
-    "POST /unsubscribe/email/": NOT_YET,
-    "PUT /email_template/{}/": NOT_YET,
-    "PUT /sequence/{}/": NOT_YET,
-    "PUT /sequence_subscription/{}/": NOT_YET,
-    "PUT /sms_template/{}/": NOT_YET,
-}
+PENDING: dict[str, str] = {}
 
 
 def _normal(path: str) -> str:
