@@ -101,8 +101,9 @@ def manifest() -> dict[str, Any]:
             "toolsets": {
                 "type": "string",
                 "title": "Toolsets",
-                "description": "Comma list of areas to expose, e.g. leads,contacts,tasks; all for every area.",
-                "default": "all",
+                "description": "default: the daily tools, the rest found on demand (find_tools); all: every "
+                "tool listed; or a comma list of areas, e.g. leads,contacts,tasks.",
+                "default": "default",
                 "required": False,
             },
             "sandbox": {

@@ -60,8 +60,8 @@ def server_json() -> dict[str, Any]:
                     ),
                     _env(
                         "CLOSE_MCP_TOOLSETS",
-                        "Comma list of areas to expose, e.g. leads,contacts,tasks (default all)",
-                        default="all",
+                        "default (daily tools; the rest discoverable), all, or a comma list of areas",
+                        default="default",
                         format="string",
                     ),
                     _env(
