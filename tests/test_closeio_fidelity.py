@@ -58,3 +58,98 @@ async def test_official_client_pages_writes_and_rides_out_a_429(sandbox):
     me = await anyio.to_thread.run_sync(lambda: api.get("me"))
     assert me["id"].startswith("user_") and seen == [1.0]  # it slept what retry-after said, then succeeded
     assert sandbox.sandbox.stats.served_429 == 1
+
+
+# One list endpoint per area of Close's API, read by the official client as it pages a list.
+AREA_LISTS = [
+    "contact",
+    "opportunity",
+    "task",
+    "activity",
+    "activity/sms",
+    "activity/meeting",
+    "custom_field/lead",
+    "custom_field/activity",
+    "custom_object_type",
+    "custom_activity",
+    "status/lead",
+    "status/opportunity",
+    "pipeline",
+    "outcome",
+    "saved_search",
+    "integration_link",
+    "form",
+    "email_template",
+    "sms_template",
+    "sequence",
+    "send_as",
+    "unsubscribe/email",
+    "connected_account",
+    "phone_number",
+    "blocked_phone_number",
+    "dialer",
+    "playbook",
+    "scheduling_link",
+    "shared_scheduling_link",
+    "group",
+    "role",
+    "user",
+    "event",
+    "export",
+    "bulk_action/edit",
+    "report/activity/metrics",
+]
+
+
+async def test_official_client_reads_every_area(shared_sandbox):
+    api = API(shared_sandbox.base_url + "/", api_key=shared_sandbox.api_key, max_retries=1)
+
+    def read_all() -> dict[str, object]:
+        return {path: api.get(path) for path in AREA_LISTS}
+
+    answers = await anyio.to_thread.run_sync(read_all)
+    for path, body in answers.items():
+        assert isinstance(body, dict) and body, path
+        data = body.get("data", body)
+        assert data, f"{path}: the seed gives every area something to read"
+
+
+async def test_official_client_writes_and_searches_across_areas(sandbox):
+    api = API(sandbox.base_url + "/", api_key=sandbox.api_key, max_retries=1)
+    store = sandbox.sandbox.store()
+    lead_id = next(lid for lid in store.leads if store.children_of(lid)["contacts"])
+    contact_id = store.children_of(lead_id)["contacts"][0]["id"]
+
+    def work() -> dict[str, object]:
+        outcome = api.post("outcome", data={"name": "Left voicemail", "applies_to": ["calls"]})
+        api.put(f"outcome/{outcome['id']}", data={"name": "Left a voicemail"})
+        comment = api.post("comment", data={"object_id": lead_id, "body": "via closeio_api"})
+        template = api.post(
+            "email_template", data={"name": "Hello", "subject": "Hi {{ lead.display_name }}", "body": "Hello"}
+        )
+        rendered = api.get(
+            f"email_template/{template['id']}/render", params={"lead_id": lead_id, "contact_id": contact_id}
+        )
+        found = api.post(
+            "data/search",
+            data={
+                "query": {
+                    "type": "and",
+                    "queries": [
+                        {"type": "object_type", "object_type": "lead"},
+                        {"type": "id", "value": lead_id},
+                    ],
+                },
+                "_limit": 5,
+            },
+        )
+        api.delete(f"outcome/{outcome['id']}")
+        return {"comment": comment, "rendered": rendered, "found": found, "outcome": outcome}
+
+    done = await anyio.to_thread.run_sync(work)
+    assert done["comment"]["id"] in store.collection("comments")
+    assert store.leads[lead_id]["name"] in done["rendered"]["subject"]
+    assert [o["id"] for o in done["found"]["data"]] == [lead_id]
+    assert done["outcome"]["id"] not in store.collection("outcomes")
+    with pytest.raises(APIError):
+        await anyio.to_thread.run_sync(lambda: api.get("outcome/" + done["outcome"]["id"]))
