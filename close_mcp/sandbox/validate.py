@@ -54,6 +54,13 @@ def check_field(errs: FieldErrors, store: OrgStore, registry: Registry, f: Field
         errs.add(f.key, "Object does not exist.")
 
 
+def check_not_blank(errs: FieldErrors, body: Obj, *names: str) -> None:
+    """A text field that is sent must not be blank (Close's "This field may not be blank.")."""
+    for name in names:
+        if name in body and isinstance(body[name], str) and not body[name].strip():
+            errs.add(name, "This field may not be blank.")
+
+
 def check_required(errs: FieldErrors, body: Obj, *names: str) -> None:
     for name in names:
         if body.get(name) in (None, ""):

@@ -8,15 +8,13 @@ from datetime import timedelta
 from close_mcp.sandbox.engine import READ, Ctx, Field, Hooks, Resource, choice
 from close_mcp.sandbox.seeding import SeedCtx
 from close_mcp.sandbox.store import Obj, RequestInfo
-from close_mcp.sandbox.validate import FieldErrors
+from close_mcp.sandbox.validate import FieldErrors, check_not_blank
 
 LINK_TYPES = ("lead", "contact", "opportunity")  # IntegrationLinkType (close-openapi.yml)
 
 
 def _check_link(_ctx: Ctx, body: Obj, _existing: Obj | None, errs: FieldErrors) -> None:
-    for name in ("name", "url"):
-        if name in body and isinstance(body[name], str) and not body[name].strip():
-            errs.add(name, "This field may not be blank.")
+    check_not_blank(errs, body, "name", "url")
     # The url is a template Close renders ({{ lead.id }} …); the sandbox stores it as sent.
 
 

@@ -17,7 +17,7 @@ from close_mcp.sandbox.engine.resource import Op
 from close_mcp.sandbox.ids import iso_naive, now_utc
 from close_mcp.sandbox.seeding import SeedCtx
 from close_mcp.sandbox.store import Obj, OrgStore, RequestInfo, validation_error
-from close_mcp.sandbox.validate import FieldErrors
+from close_mcp.sandbox.validate import FieldErrors, check_not_blank
 
 STATUS_TYPES = ("active", "won", "lost")
 OUTCOME_TYPES = ("custom", "vm-dropped")
@@ -31,9 +31,7 @@ ADMIN_WRITES: tuple[Op, ...] = ("create", "update", "delete")
 
 
 def _blank_label(_ctx: Ctx, body: Obj, _existing: Obj | None, errs: FieldErrors) -> None:
-    for name in ("label", "name"):
-        if name in body and isinstance(body[name], str) and not body[name].strip():
-            errs.add(name, "This field may not be blank.")
+    check_not_blank(errs, body, "label", "name")
 
 
 # ----- lead statuses -------------------------------------------------------------------
