@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from close_mcp import cursors
+from close_mcp import cursors, reconcile
 from close_mcp.arguments import ArgumentChecker, ToolInputError, check_url_size, prepare
 from close_mcp.client import CloseClient
+from close_mcp.errors import CloseError
 from close_mcp.manifest import ToolSpec
 from close_mcp.org_schema import CUSTOM_FIELD_PATHS, OrgSchema, UnknownCustomField
 from close_mcp.plan import RequestPlan
@@ -30,6 +31,7 @@ ITEMS_SHARE = 0.92  # of the output budget, for items; the rest is the envelope 
 class ToolOutput:
     structured: dict[str, Any]
     text: str
+    reconciled: bool = False  # the answer was lost and close-mcp found out the write was made
 
 
 @dataclass
@@ -98,18 +100,24 @@ class Executor:
         if spec.report_changes and plan.method == "PUT":  # read first, to say what the write changed
             before = (await client.request("GET", plan.path, on_wait=on_wait)).data
         matched = await self._matches(spec, plan, client, on_wait) if spec.report_matches else None
-        response = await client.request(
-            plan.method,
-            plan.path,
-            params=plan.params or None,
-            json=plan.body,
-            idempotent=plan.idempotent,
-            on_wait=on_wait,
-        )
+        notes: list[str] = []
+        sent_at = reconcile.now()
+        try:
+            response = await client.request(
+                plan.method,
+                plan.path,
+                params=plan.params or None,
+                json=plan.body,
+                idempotent=plan.idempotent,
+                on_wait=on_wait,
+            )
+            data = response.data if response.data is not None else {}
+        except CloseError as exc:
+            settled = await reconcile.settle(spec, args, plan, client, exc, sent_at, on_wait)
+            data = settled.data
+            notes.append(settled.note)
         if plan.method != "GET" and plan.path.startswith(CUSTOM_FIELD_PATHS):
             self.schema.invalidate()  # a definition changed: names are read again when next needed
-        data = response.data if response.data is not None else {}
-        notes: list[str] = []
         if isinstance(before, dict) and isinstance(data, dict) and data:
             data = _with_changes(before, data, plan.body or {})
             if "also" in data["changes"]:
@@ -134,7 +142,7 @@ class Executor:
                 notes.append(_shortened_notice(shortened, spec))
             result["notice"] = " ".join(notes)
             text = render(result)
-        return ToolOutput(result, text)
+        return ToolOutput(result, text, reconciled=bool(notes) and notes[0].startswith(reconcile.DONE))
 
     async def _matches(
         self, spec: ToolSpec, plan: RequestPlan, client: CloseClient, on_wait: WaitCallback | None

@@ -241,7 +241,8 @@ class CallTool:
                 await ctx.session.send_log_message("info", f"{spec.name}: {message}", logger="close_mcp")
 
         output = await self.executor.call(spec, args, plan, client, on_wait)
-        return CallOutcome(ok_result(output.structured, output.text), "ok", (args, output.structured))
+        label = "ok:reconciled" if output.reconciled else "ok"
+        return CallOutcome(ok_result(output.structured, output.text), label, (args, output.structured))
 
     def _record(
         self, spec: ToolSpec, args: dict[str, Any], agent: str, outcome: CallOutcome, started: float
