@@ -189,7 +189,9 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
     args: dict[str, Any] = entry["arguments"]
     properties = {name: arg["schema"] for name, arg in args.items()}
     required = [name for name, arg in args.items() if arg.get("required")]
-    properties.update(standard_arguments(entry["access"], entry["pagination"], entry.get("max_limit", 100)))
+    properties.update(
+        standard_arguments(entry["access"], entry["pagination"], entry.get("max_limit", 100), entry["method"])
+    )
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required

@@ -21,7 +21,7 @@ from mcp.server import ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.shared.exceptions import MCPError
 
-from close_mcp import discovery
+from close_mcp import discovery, idempotency
 from close_mcp.arguments import ToolInputError
 from close_mcp.audit import AuditLog, close_ids
 from close_mcp.client import CloseClient
@@ -29,11 +29,12 @@ from close_mcp.confirm import confirm
 from close_mcp.credentials import CredentialSource, MissingCredential
 from close_mcp.discovery import CALL_TOOL, DISCOVERY_TOOLS, ENABLE_TOOLS, WIRE_DISCOVERY_TOOLS, SessionTools
 from close_mcp.errors import APIStatusError, CallContext, CloseError, agent_message
-from close_mcp.executor import Executor
+from close_mcp.executor import Executor, ToolOutput
 from close_mcp.manifest import ToolSpec
 from close_mcp.plan import RequestPlan
 from close_mcp.policy import AccessPolicy
 from close_mcp.protocol import LogLevels
+from close_mcp.shared_store import MemoryStore
 from close_mcp.trim import render
 
 log = logging.getLogger("close_mcp.tool_handlers")
@@ -136,8 +137,10 @@ class CallTool:
         audit: AuditLog | None = None,
         tracker: CallTracker | None = None,
         log_levels: LogLevels | None = None,
+        keys: idempotency.IdempotencyKeys | None = None,
     ) -> None:
         self.catalog, self.executor, self.client_for = catalog, executor, client_for
+        self.keys = keys or idempotency.IdempotencyKeys(MemoryStore())
         self.policy, self.audit = policy, audit
         self.tracker = tracker or CallTracker()
         self.log_levels = log_levels
@@ -240,8 +243,15 @@ class CallTool:
             if self.log_levels is not None and self.log_levels.wants(ctx, "info"):
                 await ctx.session.send_log_message("info", f"{spec.name}: {message}", logger="close_mcp")
 
-        output = await self.executor.call(spec, args, plan, client, on_wait)
-        label = "ok:reconciled" if output.reconciled else "ok"
+        async def write() -> ToolOutput:
+            return await self.executor.call(spec, args, plan, client, on_wait)
+
+        replayed = False
+        if args.get(idempotency.ARGUMENT):
+            output, replayed = await self.keys.run(client.credential.fingerprint, spec.name, args, write)
+        else:
+            output = await write()
+        label = "ok:replayed" if replayed else "ok:reconciled" if output.reconciled else "ok"
         return CallOutcome(ok_result(output.structured, output.text), label, (args, output.structured))
 
     def _record(
