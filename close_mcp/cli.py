@@ -273,7 +273,8 @@ async def drain_on_signal(uv: uvicorn.Server, tracker: CallTracker, grace: float
         with anyio.move_on_after(0.2):
             await stop.wait()
     # The listener stays open while draining: MCP clients may need a new connection (e.g. their
-    # notification stream) to receive the answer of a call already in flight.
+    # notification stream) to receive the answer of a call already in flight. New calls are refused.
+    tracker.drain()
     with anyio.move_on_after(grace):
         await tracker.wait_idle()
     await anyio.sleep(0.5)  # let the last answers be written out before connections close

@@ -34,7 +34,8 @@ from close_mcp import __version__
 from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential, MissingCredential
-from close_mcp.settings import Settings
+from close_mcp.sessions import evict_longest_idle
+from close_mcp.settings import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT, Settings
 from close_mcp.settings_error import SettingsError
 
 Transport = Literal["http", "sse", "streamable-http"]
@@ -99,7 +100,8 @@ class RemoteConfig:
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_000_000
-    session_idle_timeout: float = 1800.0
+    session_idle_timeout: float = DEFAULT_SESSION_TIMEOUT
+    max_sessions: int = DEFAULT_MAX_SESSIONS
     server_credential: Credential | None = None
     allow_client_credentials: bool = True
 
@@ -118,6 +120,7 @@ class RemoteConfig:
             allowed_origins=settings.allowed_origins,
             max_body_bytes=settings.max_body,
             session_idle_timeout=settings.session_timeout,
+            max_sessions=settings.max_sessions,
             allow_client_credentials=settings.client_keys,
         )
         config.validate()  # refuse unsafe exposure before anything starts
@@ -227,12 +230,15 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
         stateless_http=config.stateless,
         transport_security=security,
         session_idle_timeout=config.session_idle_timeout,
+        max_sessions=config.max_sessions,
         max_request_body_size=config.max_body_bytes,
         host=config.host,
         auth=auth,
         token_verifier=verifier,
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
     )
+    if not config.stateless:
+        evict_longest_idle(server.session_manager)
     if config.transport == "sse":
         app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/mcp"]
     if config.transport in ("http", "sse"):

@@ -19,8 +19,10 @@ Guesses about Close, written down (close-api.md has no observation of these):
 
 * an *answered* 5xx (500/502/503) and a dropped connection mean Close is done with the request: if the
   object is not there when we look, it was not written. A 504 and our own timeout mean a gateway or we
-  gave up while Close may still be working, so a miss is looked at again a few times (``SETTLE_LOOKS``)
-  and, still missing, reported as undecided with the check to make;
+  gave up while Close may still be working, so a miss is looked at again a few times (``SETTLE_LOOKS``,
+  ~3 s). Still missing after a 504: not written (Close's gateway gave up; its backend is taken to be
+  done by then, a guess). Still missing after our own timeout: undecided, with the check to make, as
+  a stall can outlast any wait;
 * an identical object dated within the window is taken as this write's: if it was an earlier identical
   call's, the state the agent asked for exists either way, and repeating would make a duplicate.
 """
@@ -108,10 +110,18 @@ def is_ambiguous(exc: CloseError) -> bool:
     return exc.is_write and isinstance(exc, ResponseLost | ServerError)
 
 
-def _may_still_land(exc: CloseError) -> bool:
+def _look_again(exc: CloseError) -> bool:
+    """Whether Close may still be applying the write when we first look: after our timeout, or a
+    gateway's (504)."""
     return (isinstance(exc, ResponseLost) and exc.timed_out) or (
         isinstance(exc, ServerError) and exc.status == 504
     )
+
+
+def _may_still_land(exc: CloseError) -> bool:
+    """Whether a write still missing after every look may land later: only after our own timeout (a
+    504's backend is taken to be done by the last look, a guess)."""
+    return isinstance(exc, ResponseLost) and exc.timed_out
 
 
 def _values(template: dict[str, str], args: dict[str, Any], since: datetime) -> dict[str, str]:
@@ -190,7 +200,7 @@ class Reconciler:
             raise WriteUndecided(
                 exc, "close-mcp has no way to look this write up", f"Check by {self.check_hint()}"
             )
-        looks = SETTLE_LOOKS if _may_still_land(exc) else SETTLE_LOOKS[:1]
+        looks = SETTLE_LOOKS if _look_again(exc) else SETTLE_LOOKS[:1]
         for pause in looks:
             if pause:
                 await anyio.sleep(pause)

@@ -78,13 +78,24 @@ class ToolCatalog:
         return self.by_name.get(name) or self.aliases.get(name)
 
 
+DRAINING = (
+    "This close-mcp server is shutting down: {tool} was not run and nothing changed. Call it again "
+    "in a few seconds (your client reconnects to a server that is up), or on another close-mcp server."
+)
+
+
 class CallTracker:
-    """Counts tool calls in flight, so a shutdown can wait for them to finish."""
+    """Counts tool calls in flight, so a shutdown can wait for them to finish; once ``draining``, new
+    calls are refused while those in flight finish."""
 
     def __init__(self) -> None:
         self.active = 0
+        self.draining = False
         self._idle = anyio.Event()
         self._idle.set()
+
+    def drain(self) -> None:
+        self.draining = True
 
     def enter(self) -> None:
         if self.active == 0:
@@ -154,6 +165,12 @@ class CallTool:
         args = dict(params.arguments or {})
         agent = current_agent(ctx)
         started = time.monotonic()
+        if self.tracker.draining:
+            outcome = CallOutcome(error_result(DRAINING.format(tool=spec.name)), "refused:draining")
+            if self.audit is not None:
+                self._record(spec, args, agent, outcome, started)
+            outcome.result.meta = {OUTCOME_META: outcome.label}
+            return outcome.result
         self.tracker.enter()
         try:
             outcome = await self.run(ctx, spec, args, agent)

@@ -1,0 +1,56 @@
+"""Bounded streamable-HTTP sessions: at the cap, the session idle the longest makes room for a new one.
+
+The SDK's :class:`~mcp.server.streamable_http_manager.StreamableHTTPSessionManager` refuses new sessions
+at ``max_sessions`` (503); abandoned sessions (a client that never sends DELETE) would then lock out
+every new client until their idle timeout. Here admission first closes the longest-idle session (no
+request in flight, the earliest idle deadline); only when every session is busy is a new one refused.
+An evicted session's ID answers 404, after which MCP clients start a new session.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from mcp.server.streamable_http import StreamableHTTPServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+log = logging.getLogger("close_mcp.sessions")
+
+
+def _idle_since(transport: StreamableHTTPServerTransport) -> float | None:
+    """When the session's idle countdown ends (smaller = idle longer); None while it is busy."""
+    if transport.is_terminated:
+        return -math.inf
+    scope = transport.idle_scope
+    busy: int = getattr(transport, "_requests_in_flight", 0)
+    if scope is None or busy:
+        return None
+    return scope.deadline if math.isfinite(scope.deadline) else None
+
+
+def longest_idle(manager: StreamableHTTPSessionManager) -> str | None:
+    """The ID of the session idle the longest, or None when every session is busy."""
+    idle = {sid: _idle_since(t) for sid, t in manager._server_instances.items()}
+    candidates = {sid: when for sid, when in idle.items() if when is not None}
+    return min(candidates, key=lambda sid: candidates[sid]) if candidates else None
+
+
+def evict_longest_idle(manager: StreamableHTTPSessionManager) -> None:
+    """Make ``manager`` close the longest-idle session instead of refusing a new one at its cap."""
+    admit = manager._admit_session
+    cap = manager.max_sessions
+
+    def admit_evicting(requestor: Any) -> StreamableHTTPServerTransport | None:
+        if cap is not None and len(manager._server_instances) >= cap:
+            victim = longest_idle(manager)
+            if victim is not None:
+                transport = manager._server_instances.pop(victim)
+                manager._session_owners.pop(victim, None)
+                if transport.idle_scope is not None:
+                    transport.idle_scope.cancel()  # its server task ends and terminates the transport
+                log.info("session cap %d reached: closed the longest-idle session", cap)
+        return admit(requestor)
+
+    manager._admit_session = admit_evicting  # type: ignore[method-assign]
