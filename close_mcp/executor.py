@@ -22,6 +22,9 @@ from close_mcp.trim import LIST_STRING_MAX, compact, fit_object, minimal, projec
 
 _ENVELOPE_KEYS = {"data", "has_more", "total_results", "cursor_next", "cursor_previous"}
 PREVIEW_COUNT_LIMIT = 100
+# Close documents no request-ID response header (close-api.md): if an answer carries this common one,
+# the audit records it; otherwise the audit line has no close_request_id at all.
+REQUEST_ID_HEADER = "x-request-id"
 FIRST_PAGE = 25  # upstream page size while a tool's item size is still unknown
 MIN_ROOM_ITEMS = 3  # another upstream page only if at least this many more items are likely to fit
 ITEMS_SHARE = 0.92  # of the output budget, for items; the rest is the envelope (count, cursor, notice)
@@ -32,6 +35,7 @@ class ToolOutput:
     structured: dict[str, Any]
     text: str
     reconciled: bool = False  # the answer was lost and close-mcp found out the write was made
+    request_id: str | None = None  # Close's ID of the request, when its answer names one
 
 
 @dataclass
@@ -112,7 +116,9 @@ class Executor:
                 on_wait=on_wait,
             )
             data = response.data if response.data is not None else {}
+            request_id = response.headers.get(REQUEST_ID_HEADER)
         except CloseError as exc:
+            request_id = None
             settled = await reconcile.settle(spec, args, plan, client, exc, sent_at, on_wait)
             data = settled.data
             notes.append(settled.note)
@@ -142,7 +148,8 @@ class Executor:
                 notes.append(_shortened_notice(shortened, spec))
             result["notice"] = " ".join(notes)
             text = render(result)
-        return ToolOutput(result, text, reconciled=bool(notes) and notes[0].startswith(reconcile.DONE))
+        reconciled = bool(notes) and notes[0].startswith(reconcile.DONE)
+        return ToolOutput(result, text, reconciled=reconciled, request_id=request_id)
 
     async def _matches(
         self, spec: ToolSpec, plan: RequestPlan, client: CloseClient, on_wait: WaitCallback | None

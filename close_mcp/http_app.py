@@ -178,7 +178,9 @@ def pooled_client_provider(
 
 
 class BodyLimit:
-    """413 for request bodies over the limit (declared or streamed), before the app sees them."""
+    """413 for request bodies over the limit, before the app sees them: a declared ``Content-Length``
+    is refused at once; a body without one (chunked) is read up to the limit first and handed on only
+    if it fits, so an oversized stream is a 413 too, never an error inside the app."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -187,21 +189,41 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"error": "request body too large"}, status_code=413)(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_large = JSONResponse({"error": "request body too large"}, status_code=413)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # the server reads no more than it declared
             return
+        if scope.get("method") in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":  # the client went away while sending
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
             if seen > self.max_bytes:
-                raise ValueError("request body too large")
-            return message
+                await too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # later: disconnect notices, as the app expects
+
+        await self.app(scope, replay, send)
 
 
 def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int) -> ASGIApp:

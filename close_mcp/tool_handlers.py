@@ -116,6 +116,7 @@ class CallOutcome:
     result: types.CallToolResult
     label: str  # the audit outcome: ok, dry_run, refused, invalid, not_confirmed, error:<status>
     id_sources: tuple[Any, ...] = ()  # scanned for Close IDs only when an audit log is written
+    request_id: str | None = None  # Close's request ID, when its answer named one
 
 
 class ListTools:
@@ -269,7 +270,8 @@ class CallTool:
         else:
             output = await write()
         label = "ok:replayed" if replayed else "ok:reconciled" if output.reconciled else "ok"
-        return CallOutcome(ok_result(output.structured, output.text), label, (args, output.structured))
+        result = ok_result(output.structured, output.text)
+        return CallOutcome(result, label, (args, output.structured), output.request_id)
 
     def _record(
         self, spec: ToolSpec, args: dict[str, Any], agent: str, outcome: CallOutcome, started: float
@@ -285,5 +287,6 @@ class CallTool:
             outcome=outcome.label,
             duration_ms=(time.monotonic() - started) * 1000,
             ids=close_ids(*outcome.id_sources),
+            request_id=outcome.request_id,
             detail=detail,
         )

@@ -231,3 +231,79 @@ async def test_a_draining_server_refuses_new_calls_and_finishes_the_one_in_fligh
             proc.kill()
         proc.wait(timeout=20)
         proc.stderr.close()
+
+
+# ----- bad input never becomes a bug -------------------------------------------------------------
+async def test_an_oversized_chunked_body_is_413_not_a_traceback(sandbox: RunningSandbox, caplog) -> None:
+    async with (
+        serving(sandbox, RemoteConfig(max_body_bytes=2000)) as (base, _remote),
+        httpx2.AsyncClient(base_url=base) as http,
+    ):
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: sent chunked
+            yield b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pad":"'
+            for _ in range(10):
+                yield b"x" * 1000
+            yield b'"}}'
+
+        response = await http.post(
+            "/mcp", content=chunks(), headers={**ACCEPT, "content-type": "application/json"}
+        )
+        assert response.status_code == 413
+        small = await http.post(
+            "/mcp", content=_one(INIT), headers={**ACCEPT, "content-type": "application/json"}
+        )
+        assert small.status_code == 200  # a chunked body within the limit still reaches the server
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def _one(message: dict[str, Any]) -> AsyncIterator[bytes]:
+    import json
+
+    yield json.dumps(message).encode()
+
+
+def _stdio(lines: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "close_mcp", "--sandbox", "--toolsets", "all"],
+        input="".join(line + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"]},
+    )
+
+
+STDIO_INIT = (
+    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+    '"capabilities":{},"clientInfo":{"name":"t","version":"0"}}}'
+)
+
+
+def test_malformed_stdio_lines_are_answered_and_logged() -> None:
+    import json
+
+    done = _stdio(["this is not json", "[1, 2]", STDIO_INIT])
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r.get("error", {}).get("code") for r in replies[:2]] == [-32700, -32600]
+    assert replies[0]["id"] is None and replies[2]["id"] == 1 and "result" in replies[2]
+    assert done.stderr.count("answered a malformed line") == 2
+
+
+def test_stdin_closed_during_calls_ends_cleanly() -> None:
+    import json
+
+    calls = [
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": n,
+                "method": "tools/call",
+                "params": {"name": "list_activities", "arguments": {"max_items": 1000}},
+            }
+        )
+        for n in range(2, 6)
+    ]
+    done = _stdio([STDIO_INIT, '{"jsonrpc":"2.0","method":"notifications/initialized"}', *calls])
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr and "CancelledError" not in done.stderr
