@@ -9,14 +9,32 @@ An evicted session's ID answers 404, after which MCP clients start a new session
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import logging
 import math
+import time
 from typing import Any
 
 from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 log = logging.getLogger("close_mcp.sessions")
+TRIM_EVERY = 5.0  # seconds between returns of freed memory to the OS, at most
+
+
+def _libc_trim() -> Any:
+    """glibc's ``malloc_trim``: freed session memory goes back to the OS instead of staying in the
+    process's heap (the RSS of 500 expired sessions otherwise stays ~18 MB up). None elsewhere."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
+
+
+_TRIM = _libc_trim()
 
 
 def _idle_since(transport: StreamableHTTPServerTransport) -> float | None:
@@ -38,9 +56,22 @@ def longest_idle(manager: StreamableHTTPSessionManager) -> str | None:
 
 
 def evict_longest_idle(manager: StreamableHTTPSessionManager) -> None:
-    """Make ``manager`` close the longest-idle session instead of refusing a new one at its cap."""
+    """Make ``manager`` close the longest-idle session instead of refusing a new one at its cap, and
+    give the memory of ended sessions back to the OS once none is left open."""
     admit = manager._admit_session
+    discard = manager._discard_session
     cap = manager.max_sessions
+    trimmed = [0.0]
+
+    async def discard_and_trim(session_id: str, transport: StreamableHTTPServerTransport) -> None:
+        await discard(session_id, transport)
+        now = time.monotonic()
+        if _TRIM is not None and not manager._server_instances and now - trimmed[0] > TRIM_EVERY:
+            trimmed[0] = now
+            gc.collect()
+            _TRIM(0)
+
+    manager._discard_session = discard_and_trim  # type: ignore[method-assign]
 
     def admit_evicting(requestor: Any) -> StreamableHTTPServerTransport | None:
         if cap is not None and len(manager._server_instances) >= cap:
