@@ -22,7 +22,7 @@ from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential
 from close_mcp.executor import Executor
-from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider
+from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider, streamable_client_gone
 from close_mcp.idempotency import IdempotencyKeys
 from close_mcp.manifest import ToolSpec, load_manifests
 from close_mcp.mcp_server import build_server
@@ -34,6 +34,7 @@ from close_mcp.shared_store import MemoryStore, SharedStore
 from close_mcp.tool_handlers import (
     CallTool,
     CallTracker,
+    ClientGone,
     ClientProvider,
     ListTools,
     ToolCatalog,
@@ -111,6 +112,7 @@ def assemble(
     policy: AccessPolicy | None = None,
     audit: AuditLog | None = None,
     store: SharedStore | None = None,
+    client_gone: ClientGone | None = None,
 ) -> App:
     """Wire the server from its parts; no I/O. ``store`` keeps what replicas may share (idempotency
     records); the one-process ``MemoryStore`` by default."""
@@ -133,7 +135,17 @@ def assemble(
         client_for, executor.schema, settings.output_budget, allowed, log_levels=levels
     )
     keys = IdempotencyKeys(store if store is not None else MemoryStore())
-    call_tool = CallTool(catalog, executor, client_for, policy, audit, tracker, log_levels=levels, keys=keys)
+    call_tool = CallTool(
+        catalog,
+        executor,
+        client_for,
+        policy,
+        audit,
+        tracker,
+        log_levels=levels,
+        keys=keys,
+        client_gone=client_gone,
+    )
     server = build_server(ListTools(catalog, policy), call_tool, protocol)
     return App(settings, specs, policy, audit, executor, tracker, server)
 
@@ -192,6 +204,7 @@ async def open_remote_app(
             policy=policy,
             audit=audit,
             store=store,
+            client_gone=streamable_client_gone,
         )
         yield RemoteApp(app, build_remote_app(app.server, config, len(app.specs)), config, pool)
     finally:

@@ -177,6 +177,18 @@ def pooled_client_provider(
     return client_for
 
 
+STREAMABLE_PATH = "/mcp"
+
+
+async def streamable_client_gone(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether the streamable-HTTP POST carrying this call was disconnected by its client. Only that
+    transport: an HTTP+SSE ``/messages/`` POST is answered (202) before the call runs."""
+    request = ctx.request if isinstance(ctx.request, Request) else None
+    if request is None or request.url.path != STREAMABLE_PATH:
+        return False
+    return await request.is_disconnected()
+
+
 class BodyLimit:
     """413 for request bodies over the limit, before the app sees them: a declared ``Content-Length``
     is refused at once; a body without one (chunked) is read up to the limit first and handed on only
@@ -248,7 +260,7 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
         )
 
     app = server.streamable_http_app(
-        streamable_http_path="/mcp",
+        streamable_http_path=STREAMABLE_PATH,
         stateless_http=config.stateless,
         transport_security=security,
         session_idle_timeout=config.session_idle_timeout,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +44,9 @@ Context = ServerRequestContext[Any, Any]
 OUTCOME_META = "close-mcp/outcome"
 # Leases the Close client for one call (stdio: the one shared client; remote: one per credential).
 ClientProvider = Callable[[Context], AbstractAsyncContextManager[CloseClient]]
+# Whether the client of a call has gone away (its HTTP request disconnected).
+ClientGone = Callable[[Context], Awaitable[bool]]
+CLIENT_WATCH_SECONDS = 0.25
 
 
 def error_result(message: str) -> types.CallToolResult:
@@ -150,9 +153,11 @@ class CallTool:
         tracker: CallTracker | None = None,
         log_levels: LogLevels | None = None,
         keys: idempotency.IdempotencyKeys | None = None,
+        client_gone: ClientGone | None = None,
     ) -> None:
         self.catalog, self.executor, self.client_for = catalog, executor, client_for
         self.keys = keys or idempotency.IdempotencyKeys(MemoryStore())
+        self.client_gone = client_gone  # the remote server's check; None: calls are never cut
         self.policy, self.audit = policy, audit
         self.tracker = tracker or CallTracker()
         self.log_levels = log_levels
@@ -174,7 +179,10 @@ class CallTool:
             return outcome.result
         self.tracker.enter()
         try:
-            outcome = await self.run(ctx, spec, args, agent)
+            if self.client_gone is not None and spec.access == "read":
+                outcome = await self._unless_client_goes(ctx, spec, args, agent)
+            else:  # a write runs to its end even if its client went away: it may be half done
+                outcome = await self.run(ctx, spec, args, agent)
         except Exception:
             log.exception("tool %s failed", spec.name)
             outcome = CallOutcome(
@@ -187,6 +195,31 @@ class CallTool:
             self._record(spec, args, agent, outcome, started)
         outcome.result.meta = {**(outcome.result.meta or {}), OUTCOME_META: outcome.label}
         return outcome.result
+
+    async def _unless_client_goes(
+        self, ctx: Context, spec: ToolSpec, args: dict[str, Any], agent: str
+    ) -> CallOutcome:
+        """A read call, cancelled as soon as its client is gone (nobody is left to get the answer)."""
+        assert self.client_gone is not None
+        gone = self.client_gone
+        outcome: list[CallOutcome] = []
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                while not await gone(ctx):
+                    await anyio.sleep(CLIENT_WATCH_SECONDS)
+                log.info("%s cancelled: its client went away", spec.name)
+                tg.cancel_scope.cancel()
+
+            async def call() -> None:
+                outcome.append(await self.run(ctx, spec, args, agent))
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch)
+            tg.start_soon(call)
+        if outcome:
+            return outcome[0]
+        return CallOutcome(error_result(f"{spec.name} was cancelled: the client went away."), "cancelled")
 
     async def _discovery(self, ctx: Context, name: str, args: dict[str, Any]) -> types.CallToolResult:
         """find_tools / enable_tools / call_tool: local, except that call_tool runs the named tool."""

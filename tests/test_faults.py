@@ -307,3 +307,51 @@ def test_stdin_closed_during_calls_ends_cleanly() -> None:
     done = _stdio([STDIO_INIT, '{"jsonrpc":"2.0","method":"notifications/initialized"}', *calls])
     assert done.returncode == 0
     assert "Traceback" not in done.stderr and "CancelledError" not in done.stderr
+
+
+# ----- a client that goes away mid-call ---------------------------------------------------------
+async def _call_and_walk_away(base: str, name: str, arguments: dict[str, Any]) -> None:
+    """Open a session, send one tools/call over streamable HTTP and disconnect before its answer."""
+    async with httpx2.AsyncClient(base_url=base) as http:
+        opened = await http.post("/mcp", json=INIT, headers=ACCEPT)
+        headers = {
+            **ACCEPT,
+            "mcp-session-id": opened.headers["mcp-session-id"],
+            "mcp-protocol-version": "2025-11-25",
+        }
+        await http.post(
+            "/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
+        )
+        call = {
+            "jsonrpc": "2.0",
+            "id": 5,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        }
+        with pytest.raises(httpx2.ReadTimeout):
+            await http.post("/mcp", json=call, headers=headers, timeout=0.5)
+
+
+async def test_a_read_whose_client_went_away_is_cancelled(sandbox: RunningSandbox) -> None:
+    sandbox.sandbox.faults.add(FaultRule("latency", path="/me/", delay=20.0))  # far longer than we wait
+    async with serving(sandbox) as (base, remote):
+        await _call_and_walk_away(base, "get_current_user", {})
+        with anyio.fail_after(10):  # the call ends long before Close would have answered
+            while remote.app.tracker.active:
+                await anyio.sleep(0.05)
+    sandbox.sandbox.faults.clear()
+
+
+async def test_a_write_whose_client_went_away_still_finishes(sandbox: RunningSandbox) -> None:
+    store = sandbox.sandbox.store()
+    lead_id = next(iter(store.leads))
+    sandbox.sandbox.faults.add(FaultRule("latency", path="/activity/note/", method="POST", delay=1.5))
+    async with serving(sandbox) as (base, remote):
+        await _call_and_walk_away(base, "create_note", {"lead_id": lead_id, "note": "marker-walked-away"})
+        assert remote.app.tracker.active == 1  # still running without its client
+        with anyio.fail_after(10):
+            while remote.app.tracker.active:
+                await anyio.sleep(0.05)
+    assert [a["note"] for a in store.activities.values() if a.get("note") == "marker-walked-away"] == [
+        "marker-walked-away"
+    ]
