@@ -1,15 +1,22 @@
-"""Load on the remote server: N concurrent SDK clients (streamable HTTP) calling a read and a write
-in a loop for a bounded time, on loopback. Afterwards every write that succeeded must exist exactly
-once in the sandbox, and none may exist that was not acknowledged twice."""
+"""Load on the remote server: N concurrent SDK clients (streamable HTTP) calling reads and a write
+in a loop for a bounded time, on loopback, optionally against a rate-limited sandbox (``--rate-limit``).
+Afterwards every write that succeeded must exist exactly once in the sandbox, and none may exist that
+was not acknowledged. Printed: calls, p50/p95/p99, 429s the sandbox served, the server's RSS before
+and after.
+
+``abandoned_sessions``: N streamable-HTTP sessions opened and never closed (no DELETE), the server's
+RSS before, with them open, and after their idle timeout; the memory of one session follows."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,20 +35,40 @@ def text_of(result: Any) -> str:
     return first.text if isinstance(first, types.TextContent) else ""
 
 
-async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
-    async with run_sandbox(SandboxConfig(leads=50)) as sb:
-        sock = bind()
-        port = sock.getsockname()[1]
-        sock.close()
-        env = {"PATH": os.environ["PATH"], "CLOSE_API_KEY": sb.api_key, "CLOSE_API_BASE_URL": sb.base_url}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "close_mcp", "serve", "--port", str(port)],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def start_server(sb: Any, **env_extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``close-mcp serve`` on a free loopback port against the sandbox ``sb``."""
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {
+        "PATH": os.environ["PATH"],
+        "CLOSE_API_KEY": sb.api_key,
+        "CLOSE_API_BASE_URL": sb.base_url,
+        "CLOSE_MCP_AUDIT_LOG": "off",
+        **env_extra,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "close_mcp", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def remote_load(clients: int, seconds: float, rate_limit: int | None = None) -> dict[str, Any]:
+    async with run_sandbox(SandboxConfig(leads=50, rate_limit=rate_limit)) as sb:
+        proc, base = start_server(sb)
         try:
             await wait_until_serving(f"{base}/healthz")
+            rss_before = rss_mb(proc.pid)
             lead_id = next(iter(sb.sandbox.store().leads))
             latencies: list[float] = []
             acked: list[str] = []
@@ -59,6 +86,7 @@ async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
                         text = f"load {n}-{i}"
                         for name, args in (
                             ("list_leads", {"limit": 5}),
+                            ("get_lead", {"lead_id": lead_id}),
                             ("create_note", {"lead_id": lead_id, "note": text}),
                         ):
                             started = time.perf_counter()
@@ -74,6 +102,7 @@ async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
                 for n in range(clients):
                     tg.start_soon(agent, n)
             elapsed = time.monotonic() - started
+            rss_after = rss_mb(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=15)
@@ -83,6 +112,7 @@ async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
         latencies.sort()
         return {
             "clients": clients,
+            "rate_limit": rate_limit,
             "seconds": round(elapsed, 1),
             "calls": len(latencies),
             "calls_per_s": round(len(latencies) / elapsed, 1),
@@ -92,15 +122,91 @@ async def remote_load(clients: int, seconds: float) -> dict[str, Any]:
             "writes_unacked_but_made": unacked,
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
+            "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))] * 1000, 1),
+            "served_429": sb.sandbox.stats.served_429,
+            "rss_before_mb": rss_before,
+            "rss_after_mb": rss_after,
             "first_failures": failures[:3],
         }
 
 
-if __name__ == "__main__":
-    print(
-        anyio.run(
-            remote_load,
-            int(sys.argv[1]) if len(sys.argv) > 1 else 50,
-            float(sys.argv[2]) if len(sys.argv) > 2 else 30,
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "b", "version": "0"},
+    },
+}
+ACCEPT = {"accept": "application/json, text/event-stream"}
+
+
+async def abandoned_sessions(sessions: int, idle_timeout: float = 5.0) -> dict[str, Any]:
+    """Open ``sessions`` streamable-HTTP sessions and abandon them; RSS before, open, after expiry."""
+    async with run_sandbox(SandboxConfig(leads=5)) as sb:
+        proc, base = start_server(
+            sb, CLOSE_MCP_SESSION_TIMEOUT=str(idle_timeout), CLOSE_MCP_MAX_SESSIONS=str(sessions * 2)
         )
-    )
+        try:
+            await wait_until_serving(f"{base}/healthz")
+            async with httpx2.AsyncClient(base_url=base, timeout=30) as http:
+                await http.post("/mcp", json=INIT, headers=ACCEPT)  # warm up: first-session imports
+                with anyio.fail_after(idle_timeout * 4 + 10):
+                    probe = (await http.post("/mcp", json=INIT, headers=ACCEPT)).headers["mcp-session-id"]
+                    while await _alive(http, probe):  # the warm-up sessions expire first
+                        await anyio.sleep(idle_timeout + 0.5)  # a probe resets the countdown
+                rss_before = rss_mb(proc.pid)
+                rounds = []
+                for _ in range(2):  # twice: memory kept by the allocator shows as no growth in round 2
+                    ids = []
+                    for _ in range(sessions):  # initialize, then walk away (no DELETE)
+                        opened = await http.post("/mcp", json=INIT, headers=ACCEPT)
+                        ids.append(opened.headers["mcp-session-id"])
+                    rss_open = rss_mb(proc.pid)
+                    with anyio.fail_after(idle_timeout * 4 + 10):
+                        await anyio.sleep(idle_timeout)
+                        while await _alive(http, ids[-1]):  # the last one opened expires last
+                            await anyio.sleep(idle_timeout + 0.5)
+                    await anyio.sleep(1.0)  # let the ended sessions' tasks unwind
+                    rounds.append((rss_open, rss_mb(proc.pid)))
+                (rss_open, rss_expired), (rss_open_2, rss_expired_2) = rounds
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    return {
+        "sessions": sessions,
+        "idle_timeout_s": idle_timeout,
+        "rss_before_mb": rss_before,
+        "rss_open_mb": rss_open,
+        "rss_after_idle_timeout_mb": rss_expired,
+        "mb_per_session": round((rss_open - rss_before) / sessions, 3),
+        "rss_left_after_expiry_mb": round(rss_expired - rss_before, 1),
+        "second_round_open_mb": rss_open_2,
+        "second_round_after_idle_timeout_mb": rss_expired_2,
+    }
+
+
+async def _alive(http: httpx2.AsyncClient, session: str) -> bool:
+    headers = {**ACCEPT, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    return (await http.post("/mcp", json=ping, headers=headers)).status_code != 404
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("clients", type=int, nargs="?", default=50)
+    parser.add_argument("seconds", type=float, nargs="?", default=30.0)
+    parser.add_argument("--rate-limit", type=int, default=None, help="sandbox requests/s per key and group")
+    parser.add_argument("--abandoned", type=int, default=0, help="instead: N abandoned sessions, RSS")
+    parser.add_argument("--idle-timeout", type=float, default=5.0)
+    args = parser.parse_args()
+    if args.abandoned:
+        print(anyio.run(abandoned_sessions, args.abandoned, args.idle_timeout))
+    else:
+        print(anyio.run(remote_load, args.clients, args.seconds, args.rate_limit))
+
+
+if __name__ == "__main__":
+    main()

@@ -23,7 +23,7 @@ import anyio
 import httpx2
 from mcp import Client
 
-from bench.remote_load import remote_load, text_of
+from bench.remote_load import abandoned_sessions, remote_load, text_of
 from bench.stdio_rpc import StdioPeer
 from close_mcp.app import Upstream, open_local_app
 from close_mcp.client import CloseClient
@@ -367,7 +367,7 @@ def main() -> None:
     anyio.run(bench_overhead, calls)
     anyio.run(bench_rate_limited, 10 if not args.quick else 50, 5 if not args.quick else 50)
     anyio.run(bench_context)
-    load = anyio.run(remote_load, *((3, 2.0) if args.quick else (50, 30.0)))
+    load = anyio.run(remote_load, *((3, 2.0, 20) if args.quick else (50, 30.0, 20)))
     results["remote load"] = load
     record(
         "remote load (streamable HTTP)",
@@ -385,9 +385,32 @@ def main() -> None:
     )
     record(
         "remote load (streamable HTTP)",
-        "call latency p50 / p95",
-        f"{load['p50_ms']} / {load['p95_ms']}",
+        "call latency p50 / p95 / p99",
+        f"{load['p50_ms']} / {load['p95_ms']} / {load['p99_ms']}",
         unit="ms",
+    )
+    record(
+        "remote load (streamable HTTP)",
+        f"429s served (sandbox limit {load['rate_limit']}/s per group)",
+        load["served_429"],
+        unit=f"in {load['seconds']} s",
+    )
+    record(
+        "remote load (streamable HTTP)",
+        "server RSS before / after",
+        f"{load['rss_before_mb']} / {load['rss_after_mb']}",
+        unit="MB",
+    )
+    idle = anyio.run(abandoned_sessions, *((20, 1.0) if args.quick else (500, 5.0)))
+    results["abandoned sessions"] = idle
+    record(
+        f"{idle['sessions']} abandoned sessions",
+        "server RSS before / open / after idle timeout",
+        f"{idle['rss_before_mb']} / {idle['rss_open_mb']} / {idle['rss_after_idle_timeout_mb']}",
+        unit="MB",
+    )
+    record(
+        f"{idle['sessions']} abandoned sessions", "memory per open session", idle["mb_per_session"], unit="MB"
     )
     width = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(width)}  {'value':>22}  {'floor/baseline':>16}  ratio")

@@ -22,16 +22,19 @@ from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential
 from close_mcp.executor import Executor
-from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider
+from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider, streamable_client_gone
+from close_mcp.idempotency import IdempotencyKeys
 from close_mcp.manifest import ToolSpec, load_manifests
 from close_mcp.mcp_server import build_server
 from close_mcp.policy import AccessPolicy, GrantFile, select_tools
 from close_mcp.protocol import LogLevels, ProtocolHandlers
 from close_mcp.settings import Settings
 from close_mcp.settings_error import SettingsError
+from close_mcp.shared_store import MemoryStore, SharedStore
 from close_mcp.tool_handlers import (
     CallTool,
     CallTracker,
+    ClientGone,
     ClientProvider,
     ListTools,
     ToolCatalog,
@@ -108,8 +111,11 @@ def assemble(
     specs: Sequence[ToolSpec] | None = None,
     policy: AccessPolicy | None = None,
     audit: AuditLog | None = None,
+    store: SharedStore | None = None,
+    client_gone: ClientGone | None = None,
 ) -> App:
-    """Wire the server from its parts; no I/O."""
+    """Wire the server from its parts; no I/O. ``store`` keeps what replicas may share (idempotency
+    records); the one-process ``MemoryStore`` by default."""
     specs = list(specs) if specs is not None else load_specs(settings)
     policy = policy if policy is not None else build_policy(settings, specs)
     catalog = ToolCatalog(specs)
@@ -128,7 +134,18 @@ def assemble(
     protocol = ProtocolHandlers(
         client_for, executor.schema, settings.output_budget, allowed, log_levels=levels
     )
-    call_tool = CallTool(catalog, executor, client_for, policy, audit, tracker, log_levels=levels)
+    keys = IdempotencyKeys(store if store is not None else MemoryStore())
+    call_tool = CallTool(
+        catalog,
+        executor,
+        client_for,
+        policy,
+        audit,
+        tracker,
+        log_levels=levels,
+        keys=keys,
+        client_gone=client_gone,
+    )
     server = build_server(ListTools(catalog, policy), call_tool, protocol)
     return App(settings, specs, policy, audit, executor, tracker, server)
 
@@ -141,6 +158,7 @@ async def open_local_app(
     specs: Sequence[ToolSpec] | None = None,
     policy: AccessPolicy | None = None,
     audit: AuditLog | None = None,
+    store: SharedStore | None = None,
     **client_options: Any,
 ) -> AsyncIterator[App]:
     """One credential, one shared client for every call (stdio; in-memory sessions in tests)."""
@@ -154,7 +172,9 @@ async def open_local_app(
         timeout=settings.http_timeout,
         **client_options,
     ) as client:
-        yield assemble(settings, lambda _ctx: nullcontext(client), specs=specs, policy=policy, audit=audit)
+        yield assemble(
+            settings, lambda _ctx: nullcontext(client), specs=specs, policy=policy, audit=audit, store=store
+        )
 
 
 @asynccontextmanager
@@ -166,6 +186,7 @@ async def open_remote_app(
     specs: Sequence[ToolSpec] | None = None,
     policy: AccessPolicy | None = None,
     audit: AuditLog | None = None,
+    store: SharedStore | None = None,
 ) -> AsyncIterator[RemoteApp]:
     """A pooled client per Close credential, the MCP server, and its HTTP app."""
     if config.server_credential is None:
@@ -177,7 +198,13 @@ async def open_remote_app(
     pool = ClientPool(upstream.base_url, wait_budget=settings.wait_budget, timeout=settings.http_timeout)
     try:
         app = assemble(
-            settings, pooled_client_provider(pool, config), specs=specs, policy=policy, audit=audit
+            settings,
+            pooled_client_provider(pool, config),
+            specs=specs,
+            policy=policy,
+            audit=audit,
+            store=store,
+            client_gone=streamable_client_gone,
         )
         yield RemoteApp(app, build_remote_app(app.server, config, len(app.specs)), config, pool)
     finally:

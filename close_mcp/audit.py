@@ -83,8 +83,9 @@ class AuditLog:
             "ids": ids,
             "outcome": outcome,
             "duration_ms": round(duration_ms, 1),
-            "close_request_id": request_id,
         }
+        if request_id:  # only a real one: Close's answers need not name their request
+            record["close_request_id"] = request_id
         if detail:
             record["detail"] = detail[:300]
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -202,6 +202,7 @@ async def run_stdio(settings: Settings) -> None:
     from mcp.server.stdio import stdio_server
 
     from close_mcp.app import build_policy, load_specs, open_audit, open_local_app, open_upstream
+    from close_mcp.stdio_lines import AnsweringMalformed
 
     specs = load_specs(settings)
     policy = build_policy(settings, specs)
@@ -212,7 +213,8 @@ async def run_stdio(settings: Settings) -> None:
             open_local_app(settings, upstream, specs=specs, policy=policy, audit=audit) as app,
             stdio_server() as (read, write),
         ):
-            await app.server.run(read, write, app.server.create_initialization_options())
+            lines = AnsweringMalformed(read, write)  # a malformed line gets -32700, not silence
+            await app.server.run(lines, write, app.server.create_initialization_options())
     finally:
         if audit is not None:
             audit.close()
@@ -273,7 +275,8 @@ async def drain_on_signal(uv: uvicorn.Server, tracker: CallTracker, grace: float
         with anyio.move_on_after(0.2):
             await stop.wait()
     # The listener stays open while draining: MCP clients may need a new connection (e.g. their
-    # notification stream) to receive the answer of a call already in flight.
+    # notification stream) to receive the answer of a call already in flight. New calls are refused.
+    tracker.drain()
     with anyio.move_on_after(grace):
         await tracker.wait_idle()
     await anyio.sleep(0.5)  # let the last answers be written out before connections close

@@ -168,6 +168,9 @@ class CloseClient:
                     exc.attempts = budget.attempts
                     raise
                 failure = exc
+            except CloseError as exc:  # e.g. a 404 to a retried DELETE: the reconciler asks how many
+                exc.attempts = budget.attempts
+                raise
             delay = self.retry.delay(budget.attempts - 1)
             if budget.attempts >= self.retry.attempts or not budget.can_wait(delay):
                 failure.attempts = budget.attempts
@@ -241,7 +244,9 @@ class CloseClient:
         except _NOT_SENT as exc:
             raise RequestNotSent(method, path, type(exc).__name__) from None
         except httpx2.TimeoutException as exc:
-            raise ResponseLost(method, path, f"no answer in time ({type(exc).__name__})") from None
+            raise ResponseLost(
+                method, path, f"no answer in {timeout:.0f} s ({type(exc).__name__})", timed_out=True
+            ) from None
         except httpx2.TransportError as exc:
             raise ResponseLost(method, path, f"connection dropped ({type(exc).__name__})") from None
         try:

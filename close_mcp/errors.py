@@ -5,6 +5,8 @@
     │   ├── RequestNotSent        connect failed / refused: Close never saw the request
     │   └── ResponseLost          timeout or dropped connection after sending: a write may have happened
     ├── RateLimitBudgetExceeded   the 429 pause is longer than this call may wait
+    ├── WriteNotDone              an ambiguous write, checked: not made, safe to retry
+    ├── WriteUndecided            an ambiguous write close-mcp could not settle: what to check
     └── APIStatusError            Close answered with an error status
         ├── ValidationFailed (400)  carries ``errors`` and ``field_errors``
         ├── Unauthorized (401) · PaymentRequired (402) · Forbidden (403) · NotFound (404)
@@ -44,7 +46,12 @@ class RequestNotSent(TransportError):
 
 
 class ResponseLost(TransportError):
-    pass
+    """``timed_out``: we gave up waiting (Close may still be working on it), rather than the connection
+    being dropped."""
+
+    def __init__(self, method: str, path: str, detail: str = "", *, timed_out: bool = False) -> None:
+        super().__init__(method, path, detail)
+        self.timed_out = timed_out
 
 
 class RateLimitBudgetExceeded(CloseError):
@@ -66,6 +73,25 @@ class RateLimitBudgetExceeded(CloseError):
         self.wait_seconds, self.budget = wait_seconds, budget
         self.left = budget if left is None else left
         self.requests, self.capped = requests, capped
+
+
+class WriteNotDone(CloseError):
+    """An ambiguous write (``cause``) that close-mcp checked (``how``) and found not made: nothing
+    changed, the call is safe to repeat (see :mod:`close_mcp.reconcile`)."""
+
+    def __init__(self, cause: CloseError, how: str) -> None:
+        super().__init__(cause.method, cause.path, cause.detail)
+        self.cause, self.how = cause, how
+        self.attempts = cause.attempts
+
+
+class WriteUndecided(CloseError):
+    """An ambiguous write close-mcp could not settle (``why``); ``check`` says exactly what to look at."""
+
+    def __init__(self, cause: CloseError, why: str, check: str) -> None:
+        super().__init__(cause.method, cause.path, cause.detail)
+        self.cause, self.why, self.check = cause, why, check
+        self.attempts = cause.attempts
 
 
 class APIStatusError(CloseError):
@@ -170,6 +196,17 @@ def _write_check(ctx: CallContext) -> str:
     return f"The change may or may not have been made: check {how} before trying again, or you may create a duplicate."
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def lost_answer(exc: CloseError) -> str:
+    """A write's lost answer in a few words (what the reconciliation notes and errors start from)."""
+    if isinstance(exc, APIStatusError):
+        return f"Close answered {exc.status} to {exc.method} {exc.path}"
+    return f"the answer to {exc.method} {exc.path} was lost ({exc.detail})"
+
+
 def _unauthorized(source: CredentialSource) -> str:
     """What to fix depends on who supplied the credential Close refused."""
     if source.origin == "client":
@@ -221,6 +258,16 @@ def agent_message(exc: CloseError, ctx: CallContext) -> str:
             f"Close rate limit: this call would have to wait {exc.wait_seconds:.1f} s, but only "
             f"{exc.left:.1f} s of its {exc.budget:.0f} s wait budget is left. {sent}. Retry {ctx.tool} in "
             f"{max(1, round(exc.wait_seconds))} s or more, or make fewer calls at once."
+        )
+    if isinstance(exc, WriteNotDone):
+        return (
+            f"Not done: {lost_answer(exc.cause)}; close-mcp checked ({exc.how}) and the write was not made. "
+            f"Nothing changed: it is safe to call {ctx.tool} again."
+        )
+    if isinstance(exc, WriteUndecided):
+        return (
+            f"{_sentence(lost_answer(exc.cause))}, and close-mcp could not tell whether the write was made: "
+            f"{exc.why}. {exc.check}, or you may create a duplicate."
         )
     if isinstance(exc, RequestNotSent):
         return (

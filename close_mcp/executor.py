@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from close_mcp import cursors
+from close_mcp import cursors, reconcile
 from close_mcp.arguments import ArgumentChecker, ToolInputError, check_url_size, prepare
 from close_mcp.client import CloseClient
+from close_mcp.errors import CloseError
 from close_mcp.manifest import ToolSpec
 from close_mcp.org_schema import CUSTOM_FIELD_PATHS, OrgSchema, UnknownCustomField
 from close_mcp.plan import RequestPlan
@@ -21,6 +22,9 @@ from close_mcp.trim import LIST_STRING_MAX, compact, fit_object, minimal, projec
 
 _ENVELOPE_KEYS = {"data", "has_more", "total_results", "cursor_next", "cursor_previous"}
 PREVIEW_COUNT_LIMIT = 100
+# Close documents no request-ID response header (close-api.md): if an answer carries this common one,
+# the audit records it; otherwise the audit line has no close_request_id at all.
+REQUEST_ID_HEADER = "x-request-id"
 FIRST_PAGE = 25  # upstream page size while a tool's item size is still unknown
 MIN_ROOM_ITEMS = 3  # another upstream page only if at least this many more items are likely to fit
 ITEMS_SHARE = 0.92  # of the output budget, for items; the rest is the envelope (count, cursor, notice)
@@ -30,6 +34,8 @@ ITEMS_SHARE = 0.92  # of the output budget, for items; the rest is the envelope 
 class ToolOutput:
     structured: dict[str, Any]
     text: str
+    reconciled: bool = False  # the answer was lost and close-mcp found out the write was made
+    request_id: str | None = None  # Close's ID of the request, when its answer names one
 
 
 @dataclass
@@ -98,18 +104,26 @@ class Executor:
         if spec.report_changes and plan.method == "PUT":  # read first, to say what the write changed
             before = (await client.request("GET", plan.path, on_wait=on_wait)).data
         matched = await self._matches(spec, plan, client, on_wait) if spec.report_matches else None
-        response = await client.request(
-            plan.method,
-            plan.path,
-            params=plan.params or None,
-            json=plan.body,
-            idempotent=plan.idempotent,
-            on_wait=on_wait,
-        )
+        notes: list[str] = []
+        sent_at = reconcile.now()
+        try:
+            response = await client.request(
+                plan.method,
+                plan.path,
+                params=plan.params or None,
+                json=plan.body,
+                idempotent=plan.idempotent,
+                on_wait=on_wait,
+            )
+            data = response.data if response.data is not None else {}
+            request_id = response.headers.get(REQUEST_ID_HEADER)
+        except CloseError as exc:
+            request_id = None
+            settled = await reconcile.settle(spec, args, plan, client, exc, sent_at, on_wait)
+            data = settled.data
+            notes.append(settled.note)
         if plan.method != "GET" and plan.path.startswith(CUSTOM_FIELD_PATHS):
             self.schema.invalidate()  # a definition changed: names are read again when next needed
-        data = response.data if response.data is not None else {}
-        notes: list[str] = []
         if isinstance(before, dict) and isinstance(data, dict) and data:
             data = _with_changes(before, data, plan.body or {})
             if "also" in data["changes"]:
@@ -134,7 +148,8 @@ class Executor:
                 notes.append(_shortened_notice(shortened, spec))
             result["notice"] = " ".join(notes)
             text = render(result)
-        return ToolOutput(result, text)
+        reconciled = bool(notes) and notes[0].startswith(reconcile.DONE)
+        return ToolOutput(result, text, reconciled=reconciled, request_id=request_id)
 
     async def _matches(
         self, spec: ToolSpec, plan: RequestPlan, client: CloseClient, on_wait: WaitCallback | None

@@ -34,7 +34,8 @@ from close_mcp import __version__
 from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential, MissingCredential
-from close_mcp.settings import Settings
+from close_mcp.sessions import evict_longest_idle
+from close_mcp.settings import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT, Settings
 from close_mcp.settings_error import SettingsError
 
 Transport = Literal["http", "sse", "streamable-http"]
@@ -99,7 +100,8 @@ class RemoteConfig:
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_000_000
-    session_idle_timeout: float = 1800.0
+    session_idle_timeout: float = DEFAULT_SESSION_TIMEOUT
+    max_sessions: int = DEFAULT_MAX_SESSIONS
     server_credential: Credential | None = None
     allow_client_credentials: bool = True
 
@@ -118,6 +120,7 @@ class RemoteConfig:
             allowed_origins=settings.allowed_origins,
             max_body_bytes=settings.max_body,
             session_idle_timeout=settings.session_timeout,
+            max_sessions=settings.max_sessions,
             allow_client_credentials=settings.client_keys,
         )
         config.validate()  # refuse unsafe exposure before anything starts
@@ -174,8 +177,22 @@ def pooled_client_provider(
     return client_for
 
 
+STREAMABLE_PATH = "/mcp"
+
+
+async def streamable_client_gone(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether the streamable-HTTP POST carrying this call was disconnected by its client. Only that
+    transport: an HTTP+SSE ``/messages/`` POST is answered (202) before the call runs."""
+    request = ctx.request if isinstance(ctx.request, Request) else None
+    if request is None or request.url.path != STREAMABLE_PATH:
+        return False
+    return await request.is_disconnected()
+
+
 class BodyLimit:
-    """413 for request bodies over the limit (declared or streamed), before the app sees them."""
+    """413 for request bodies over the limit, before the app sees them: a declared ``Content-Length``
+    is refused at once; a body without one (chunked) is read up to the limit first and handed on only
+    if it fits, so an oversized stream is a 413 too, never an error inside the app."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -184,21 +201,41 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"error": "request body too large"}, status_code=413)(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_large = JSONResponse({"error": "request body too large"}, status_code=413)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # the server reads no more than it declared
             return
+        if scope.get("method") in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":  # the client went away while sending
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
             if seen > self.max_bytes:
-                raise ValueError("request body too large")
-            return message
+                await too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # later: disconnect notices, as the app expects
+
+        await self.app(scope, replay, send)
 
 
 def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int) -> ASGIApp:
@@ -223,16 +260,19 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
         )
 
     app = server.streamable_http_app(
-        streamable_http_path="/mcp",
+        streamable_http_path=STREAMABLE_PATH,
         stateless_http=config.stateless,
         transport_security=security,
         session_idle_timeout=config.session_idle_timeout,
+        max_sessions=config.max_sessions,
         max_request_body_size=config.max_body_bytes,
         host=config.host,
         auth=auth,
         token_verifier=verifier,
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
     )
+    if not config.stateless:
+        evict_longest_idle(server.session_manager)
     if config.transport == "sse":
         app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/mcp"]
     if config.transport in ("http", "sse"):

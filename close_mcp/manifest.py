@@ -19,6 +19,7 @@ from typing import Any, Literal
 import jsonschema
 
 from close_mcp.access import Access, annotations_for
+from close_mcp.reconcile import ReconcileSpec
 from close_mcp.tool_arguments import STANDARD_ARGUMENTS, standard_arguments
 
 Location = Literal["path", "query", "body", "body_custom"]
@@ -77,6 +78,7 @@ class ToolSpec:
     report_matches: bool = False  # a bulk change lists what its filters match before it runs
     default: bool = False  # in the default toolset: listed without any flag
     aliases: tuple[str, ...] = ()  # former names that keep working (not listed)
+    reconcile: ReconcileSpec | None = None  # how an ambiguous write is found out (close_mcp.reconcile)
     wire_schema: dict[str, Any] = field(default_factory=dict)  # what tools/list advertises
 
     @property
@@ -171,6 +173,12 @@ def _check_tool(entry: dict[str, Any], where: str, problems: list[str]) -> None:
             problems.append(f"{where}.arguments.{name}: {entry['method']} requests have no body")
     if entry["pagination"] != "none" and entry["method"] != "GET":
         problems.append(f"{where}.pagination: only GET tools can be paginated")
+    declared = ReconcileSpec.from_manifest(entry.get("reconcile"), entry["method"])
+    if declared is not None:
+        if entry["method"] == "GET":
+            problems.append(f"{where}.reconcile: only writes are reconciled")
+        for name in sorted(declared.arguments() - set(args)):
+            problems.append(f"{where}.reconcile: unknown argument {name!r}")
     for group in entry.get("require_one_of", []):
         for name in group:
             if name not in args:
@@ -181,7 +189,9 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
     args: dict[str, Any] = entry["arguments"]
     properties = {name: arg["schema"] for name, arg in args.items()}
     required = [name for name, arg in args.items() if arg.get("required")]
-    properties.update(standard_arguments(entry["access"], entry["pagination"], entry.get("max_limit", 100)))
+    properties.update(
+        standard_arguments(entry["access"], entry["pagination"], entry.get("max_limit", 100), entry["method"])
+    )
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required
@@ -213,6 +223,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         report_matches=bool(entry.get("report_matches", False)),
         default=bool(entry.get("default", False)),
         aliases=tuple(entry.get("aliases", ())),
+        reconcile=ReconcileSpec.from_manifest(entry.get("reconcile"), entry["method"]),
         wire_schema=wire_schema(schema),
     )
 

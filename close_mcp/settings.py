@@ -20,6 +20,10 @@ DEFAULT_BASE_URL = "https://api.close.com/api/v1"
 DEFAULT_OUTPUT_BUDGET = 20_000
 DEFAULT_WAIT_BUDGET = 60.0
 DEFAULT_HTTP_TIMEOUT = 30.0
+# An open streamable-HTTP session holds ~0.25 MB (bench/remote_load.py --abandoned measures it): idle
+# ones go after 5 minutes, and at most 500 are kept, the longest idle closed first to admit a new one.
+DEFAULT_SESSION_TIMEOUT = 300.0
+DEFAULT_MAX_SESSIONS = 500
 Transport = Literal["http", "sse", "streamable-http", "stdio"]
 TRANSPORTS: tuple[Transport, ...] = ("http", "sse", "streamable-http", "stdio")
 
@@ -93,6 +97,18 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("transport", "CLOSE_MCP_TRANSPORT", str, "serve: http, sse, streamable-http or stdio"),
     EnvVar("host", "CLOSE_MCP_HOST", str, "serve: address to listen on (127.0.0.1)"),
     EnvVar("port", "CLOSE_MCP_PORT", int, "serve: port to listen on (8000)"),
+    EnvVar(
+        "session_timeout",
+        "CLOSE_MCP_SESSION_TIMEOUT",
+        float,
+        f"serve: seconds an idle streamable-HTTP session is kept ({DEFAULT_SESSION_TIMEOUT:.0f})",
+    ),
+    EnvVar(
+        "max_sessions",
+        "CLOSE_MCP_MAX_SESSIONS",
+        int,
+        f"serve: open sessions at most; the longest idle is closed first ({DEFAULT_MAX_SESSIONS})",
+    ),
     EnvVar("stateless", "CLOSE_MCP_STATELESS", _flag, "serve: 1 = stateless streamable HTTP"),
     EnvVar("auth_tokens", "CLOSE_MCP_AUTH_TOKENS", str, "serve: bearer tokens, name:token,name2:token2"),
     EnvVar("tokens_file", "CLOSE_MCP_TOKENS_FILE", Path, "serve: file of '<agent> sha256:<hex>' lines"),
@@ -139,7 +155,8 @@ class Settings:
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
     max_body: int = 1_000_000
-    session_timeout: float = 1800.0
+    session_timeout: float = DEFAULT_SESSION_TIMEOUT
+    max_sessions: int = DEFAULT_MAX_SESSIONS
     client_keys: bool = True  # accept per-client Close-API-Key / Close-Access-Token headers
 
     @classmethod
@@ -191,6 +208,8 @@ class Settings:
             raise SettingsError("the wait budget cannot be negative")
         if self.http_timeout <= 0:
             raise SettingsError("the HTTP timeout must be positive")
+        if self.session_timeout <= 0 or self.max_sessions < 1:
+            raise SettingsError("the session timeout and the session cap must be positive")
         if not self.base_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise SettingsError("CLOSE_API_BASE_URL must be https (plain http only on loopback)")
         if self.scope is not None and self.scope not in SCOPES:

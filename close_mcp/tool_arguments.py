@@ -1,6 +1,6 @@
 """Arguments close-mcp adds to tools by kind, with the same names, bounds and meaning everywhere:
-paging (``limit``, ``cursor``, ``max_items``), output shaping (``fields``, ``full_fields``), ``dry_run``
-and ``confirm``. Manifests may not declare these names.
+paging (``limit``, ``cursor``, ``max_items``), output shaping (``fields``, ``full_fields``), ``dry_run``,
+``confirm`` and ``idempotency_key`` (creates, see :mod:`close_mcp.idempotency`). Manifests may not declare these names.
 
 They are explained once, in the server's instructions (:data:`STANDARD_ARGUMENTS_TEXT`), not on every
 tool: ``tools/list`` repeats whatever a tool carries, and these would cost ~300 characters per tool.
@@ -16,15 +16,17 @@ MAX_ITEMS_CAP = 1000
 MAX_FIELD_NAME = 200
 MAX_FIELDS = 100
 STANDARD_ARGUMENTS = frozenset(
-    {"limit", "cursor", "max_items", "fields", "full_fields", "dry_run", "confirm"}
+    {"limit", "cursor", "max_items", "fields", "full_fields", "dry_run", "confirm", "idempotency_key"}
 )
+MAX_IDEMPOTENCY_KEY = 200
 STANDARD_ARGUMENTS_TEXT = (
     "Shared arguments: list tools take limit (page size, default 25), cursor (the next_cursor of the "
     "previous call, same filters) and max_items (walk several pages, up to that many items); read tools "
     'take fields (Close field names to return, ["_all"] for all; default: a compact view) and full_fields '
     "(fields to return whole instead of as excerpts); write tools take dry_run (return the exact request "
     "instead of sending it); irreversible tools take confirm (true once the user agreed, when the client "
-    "cannot ask them itself)."
+    "cannot ask them itself); creates (POST writes) take idempotency_key (any unique text: a repeat with "
+    "the same key and arguments within 24 h returns the first result instead of writing again)."
 )
 _FIELD_LIST = {
     "type": "array",
@@ -33,7 +35,7 @@ _FIELD_LIST = {
 }
 
 
-def standard_arguments(access: str, pagination: str, max_limit: int) -> dict[str, Any]:
+def standard_arguments(access: str, pagination: str, max_limit: int, method: str = "GET") -> dict[str, Any]:
     args: dict[str, Any] = {}
     if pagination != "none":
         args["limit"] = {"type": "integer", "minimum": 1, "maximum": max_limit}
@@ -46,4 +48,6 @@ def standard_arguments(access: str, pagination: str, max_limit: int) -> dict[str
         args["dry_run"] = {"type": "boolean"}
     if access == "destructive":
         args["confirm"] = {"type": "boolean"}
+    if method == "POST" and access != "read":
+        args["idempotency_key"] = {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY}
     return args

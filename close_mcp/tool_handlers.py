@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,7 @@ from mcp.server import ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.shared.exceptions import MCPError
 
-from close_mcp import discovery
+from close_mcp import discovery, idempotency
 from close_mcp.arguments import ToolInputError
 from close_mcp.audit import AuditLog, close_ids
 from close_mcp.client import CloseClient
@@ -29,11 +29,12 @@ from close_mcp.confirm import confirm
 from close_mcp.credentials import CredentialSource, MissingCredential
 from close_mcp.discovery import CALL_TOOL, DISCOVERY_TOOLS, ENABLE_TOOLS, WIRE_DISCOVERY_TOOLS, SessionTools
 from close_mcp.errors import APIStatusError, CallContext, CloseError, agent_message
-from close_mcp.executor import Executor
+from close_mcp.executor import Executor, ToolOutput
 from close_mcp.manifest import ToolSpec
 from close_mcp.plan import RequestPlan
 from close_mcp.policy import AccessPolicy
 from close_mcp.protocol import LogLevels
+from close_mcp.shared_store import MemoryStore
 from close_mcp.trim import render
 
 log = logging.getLogger("close_mcp.tool_handlers")
@@ -43,6 +44,9 @@ Context = ServerRequestContext[Any, Any]
 OUTCOME_META = "close-mcp/outcome"
 # Leases the Close client for one call (stdio: the one shared client; remote: one per credential).
 ClientProvider = Callable[[Context], AbstractAsyncContextManager[CloseClient]]
+# Whether the client of a call has gone away (its HTTP request disconnected).
+ClientGone = Callable[[Context], Awaitable[bool]]
+CLIENT_WATCH_SECONDS = 0.25
 
 
 def error_result(message: str) -> types.CallToolResult:
@@ -77,13 +81,24 @@ class ToolCatalog:
         return self.by_name.get(name) or self.aliases.get(name)
 
 
+DRAINING = (
+    "This close-mcp server is shutting down: {tool} was not run and nothing changed. Call it again "
+    "in a few seconds (your client reconnects to a server that is up), or on another close-mcp server."
+)
+
+
 class CallTracker:
-    """Counts tool calls in flight, so a shutdown can wait for them to finish."""
+    """Counts tool calls in flight, so a shutdown can wait for them to finish; once ``draining``, new
+    calls are refused while those in flight finish."""
 
     def __init__(self) -> None:
         self.active = 0
+        self.draining = False
         self._idle = anyio.Event()
         self._idle.set()
+
+    def drain(self) -> None:
+        self.draining = True
 
     def enter(self) -> None:
         if self.active == 0:
@@ -104,6 +119,7 @@ class CallOutcome:
     result: types.CallToolResult
     label: str  # the audit outcome: ok, dry_run, refused, invalid, not_confirmed, error:<status>
     id_sources: tuple[Any, ...] = ()  # scanned for Close IDs only when an audit log is written
+    request_id: str | None = None  # Close's request ID, when its answer named one
 
 
 class ListTools:
@@ -136,8 +152,12 @@ class CallTool:
         audit: AuditLog | None = None,
         tracker: CallTracker | None = None,
         log_levels: LogLevels | None = None,
+        keys: idempotency.IdempotencyKeys | None = None,
+        client_gone: ClientGone | None = None,
     ) -> None:
         self.catalog, self.executor, self.client_for = catalog, executor, client_for
+        self.keys = keys or idempotency.IdempotencyKeys(MemoryStore())
+        self.client_gone = client_gone  # the remote server's check; None: calls are never cut
         self.policy, self.audit = policy, audit
         self.tracker = tracker or CallTracker()
         self.log_levels = log_levels
@@ -151,9 +171,18 @@ class CallTool:
         args = dict(params.arguments or {})
         agent = current_agent(ctx)
         started = time.monotonic()
+        if self.tracker.draining:
+            outcome = CallOutcome(error_result(DRAINING.format(tool=spec.name)), "refused:draining")
+            if self.audit is not None:
+                self._record(spec, args, agent, outcome, started)
+            outcome.result.meta = {OUTCOME_META: outcome.label}
+            return outcome.result
         self.tracker.enter()
         try:
-            outcome = await self.run(ctx, spec, args, agent)
+            if self.client_gone is not None and spec.access == "read":
+                outcome = await self._unless_client_goes(ctx, spec, args, agent)
+            else:  # a write runs to its end even if its client went away: it may be half done
+                outcome = await self.run(ctx, spec, args, agent)
         except Exception:
             log.exception("tool %s failed", spec.name)
             outcome = CallOutcome(
@@ -166,6 +195,31 @@ class CallTool:
             self._record(spec, args, agent, outcome, started)
         outcome.result.meta = {**(outcome.result.meta or {}), OUTCOME_META: outcome.label}
         return outcome.result
+
+    async def _unless_client_goes(
+        self, ctx: Context, spec: ToolSpec, args: dict[str, Any], agent: str
+    ) -> CallOutcome:
+        """A read call, cancelled as soon as its client is gone (nobody is left to get the answer)."""
+        assert self.client_gone is not None
+        gone = self.client_gone
+        outcome: list[CallOutcome] = []
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                while not await gone(ctx):
+                    await anyio.sleep(CLIENT_WATCH_SECONDS)
+                log.info("%s cancelled: its client went away", spec.name)
+                tg.cancel_scope.cancel()
+
+            async def call() -> None:
+                outcome.append(await self.run(ctx, spec, args, agent))
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch)
+            tg.start_soon(call)
+        if outcome:
+            return outcome[0]
+        return CallOutcome(error_result(f"{spec.name} was cancelled: the client went away."), "cancelled")
 
     async def _discovery(self, ctx: Context, name: str, args: dict[str, Any]) -> types.CallToolResult:
         """find_tools / enable_tools / call_tool: local, except that call_tool runs the named tool."""
@@ -240,8 +294,17 @@ class CallTool:
             if self.log_levels is not None and self.log_levels.wants(ctx, "info"):
                 await ctx.session.send_log_message("info", f"{spec.name}: {message}", logger="close_mcp")
 
-        output = await self.executor.call(spec, args, plan, client, on_wait)
-        return CallOutcome(ok_result(output.structured, output.text), "ok", (args, output.structured))
+        async def write() -> ToolOutput:
+            return await self.executor.call(spec, args, plan, client, on_wait)
+
+        replayed = False
+        if args.get(idempotency.ARGUMENT):
+            output, replayed = await self.keys.run(client.credential.fingerprint, spec.name, args, write)
+        else:
+            output = await write()
+        label = "ok:replayed" if replayed else "ok:reconciled" if output.reconciled else "ok"
+        result = ok_result(output.structured, output.text)
+        return CallOutcome(result, label, (args, output.structured), output.request_id)
 
     def _record(
         self, spec: ToolSpec, args: dict[str, Any], agent: str, outcome: CallOutcome, started: float
@@ -257,5 +320,6 @@ class CallTool:
             outcome=outcome.label,
             duration_ms=(time.monotonic() - started) * 1000,
             ids=close_ids(*outcome.id_sources),
+            request_id=outcome.request_id,
             detail=detail,
         )

@@ -126,11 +126,15 @@ async def test_creates_are_never_doubled(sandbox, mcp, kind):
     before = len(store.leads)
     result = await mcp.call_tool("create_lead", {"name": "Exactly Once Co"})
     made = [lead for lead in store.leads.values() if lead["name"] == "Exactly Once Co"]
-    assert (
-        result.is_error
-        and "may or may not have been made" in text_of(result)
-        and "list_leads" in text_of(result)
-    )
+    if kind == "drop_after":  # written, answer lost: close-mcp found it and answers with it
+        assert not result.is_error and result.structured_content["id"] == made[0]["id"]
+        assert "Done:" in result.structured_content["notice"]
+    else:  # not written: close-mcp checked and says so
+        assert (
+            result.is_error
+            and "Not done" in text_of(result)
+            and "safe to call create_lead" in text_of(result)
+        )
     assert len(made) == (1 if kind == "drop_after" else 0) and len(store.leads) - before == len(made)
     assert sandbox.sandbox.stats.count("POST", "/lead/") == 1
 

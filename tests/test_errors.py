@@ -102,11 +102,11 @@ async def test_other_statuses(mcp, sandbox, status, phrase):
     assert result.is_error and str(status) in text_of(result) and phrase in text_of(result)
 
 
-async def test_500_on_write_says_it_may_have_happened(mcp, sandbox):
+async def test_500_on_write_is_checked_not_left_as_maybe(mcp, sandbox):
     sandbox.sandbox.faults.add(FaultRule("status", path="/lead/", method="POST", status=500))
     result = await mcp.call_tool("create_lead", {"name": "Maybe Co"})
-    assert result.is_error and "may or may not have been made" in text_of(result)
-    assert "list_leads" in text_of(result)
+    assert result.is_error and "Not done: Close answered 500 to POST /lead/" in text_of(result)
+    assert "safe to call create_lead again" in text_of(result)
 
 
 async def test_internal_bug_is_a_generic_tool_error(mcp, sandbox, monkeypatch):

@@ -156,6 +156,10 @@ class Sandbox:
         try:
             cred = self.authenticate(request)
             record["org"] = cred.org_index
+            if method in ("POST", "PUT", "PATCH"):
+                # Close has the whole request before it is slow: a stalled write still lands after
+                # the client gave up waiting (the body is cached for _json_body).
+                await request.body()
             for rule in self.faults.take(method, path, ("latency",)):
                 await anyio.sleep(rule.delay)
             verdict = self._forced_429(method, path) or self._rate_check(cred, method, path)
