@@ -200,13 +200,14 @@ class CloseClient:
                 raise budget.exceeded(method, path, exc.wait) from None
             if budget.requests >= MAX_REQUESTS_PER_CALL:
                 raise budget.exceeded(method, path, 0.0, capped=True)
+            sent_at = time.monotonic()
             try:
                 response = await self._send_once(method, path, params, json, budget)
             except BaseException:
                 bucket.release_probe()
                 raise
             if response.status != 429:
-                await bucket.observe_shared(response.headers)
+                await bucket.observe_shared(response.headers, sent_at)
                 if response.status >= 400:
                     raise status_error(method, path, response.status, response.data)
                 return response

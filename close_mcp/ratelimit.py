@@ -156,7 +156,11 @@ class SharedLimits(Protocol):
         ``None`` = another replica probes unknown limits, else seconds to wait)."""
         ...
 
-    async def observe(self, credential: str, group: str, info: RateLimitInfo | None) -> None: ...
+    async def observe(
+        self, credential: str, group: str, info: RateLimitInfo | None, age: float = 0.0
+    ) -> None:
+        """Record a response to a request sent ``age`` seconds ago (see :meth:`Bucket.observe`)."""
+        ...
 
     async def pause(self, credential: str, group: str, seconds: float) -> None: ...
 
@@ -284,7 +288,11 @@ class Bucket:
             await anyio.sleep(wait + random.uniform(0, min(0.02, wait * 0.1)))
 
     # ----- what Close said -----------------------------------------------------------------------
-    def observe(self, headers: Mapping[str, str]) -> None:
+    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
+        """Record a response's ``RateLimit``. Its counts replace ours only when the request was sent
+        after our window ended (``sent_at``, default now): a slow answer from the window before must
+        not hand back slots already spent. Otherwise the lower count wins and the window end is the
+        later one (the live header rounds ``reset`` up to whole seconds, close-api.md §1.2)."""
         info = parse_ratelimit(headers.get("ratelimit"))
         now = time.monotonic()
         self.seen = now
@@ -294,9 +302,9 @@ class Bucket:
         else:
             end = now + info.reset
             self.window_len = max(self.window_len, info.reset)
-            if self.limit is None or end > self.window_end + 0.25:  # first sight, or a newer window
+            if self.limit is None or (now if sent_at is None else sent_at) >= self.window_end:
                 self.limit, self.remaining, self.window_end = info.limit, info.remaining, end
-            elif end >= self.window_end - 0.25:  # same window: trust the lower count
+            elif end >= self.window_end - 0.25:  # same window (or one we cannot tell apart): lower count
                 self.limit = info.limit
                 self.remaining = min(
                     self.remaining if self.remaining is not None else info.remaining, info.remaining
@@ -304,13 +312,14 @@ class Bucket:
                 self.window_end = max(self.window_end, end)
         self._end_probe()
 
-    async def observe_shared(self, headers: Mapping[str, str]) -> None:
+    async def observe_shared(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
         """:meth:`observe`, and with a shared backend, tell the other replicas."""
-        self.observe(headers)
+        self.observe(headers, sent_at)
         if self.shared is not None and self.shared.usable():
+            age = 0.0 if sent_at is None else max(time.monotonic() - sent_at, 0.0)
             try:
                 info = parse_ratelimit(headers.get("ratelimit"))
-                await self.shared.observe(self.credential, self.shared_name or self.name, info)
+                await self.shared.observe(self.credential, self.shared_name or self.name, info, age)
             except _unavailable():
                 pass
 

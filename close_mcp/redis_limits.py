@@ -81,7 +81,7 @@ local limit, remaining = tonumber(v[1]), tonumber(v[2])
 local window_end, window_len = tonumber(v[3]) or 0, tonumber(v[4]) or 0
 local finish = now + reset
 window_len = math.max(window_len, reset)
-if limit == nil or finish > window_end + 0.25 then
+if limit == nil or now - tonumber(ARGV[6]) >= window_end then
   limit, remaining, window_end = L, R, finish
 elseif finish >= window_end - 0.25 then
   limit, remaining, window_end = L, math.min(remaining or R, R), math.max(window_end, finish)
@@ -185,12 +185,14 @@ class RedisLimits:
         )
         return str(used), (None if wait == "probe" else float(wait))
 
-    async def observe(self, credential: str, group: str, info: RateLimitInfo | None) -> None:
+    async def observe(
+        self, credential: str, group: str, info: RateLimitInfo | None, age: float = 0.0
+    ) -> None:
         key = f"{self._base(credential)}b:{group}"
         if info is None:
-            await self._eval(_OBSERVE, [key], 0, 0, 0, 0, BUCKET_TTL_MS)
+            await self._eval(_OBSERVE, [key], 0, 0, 0, 0, BUCKET_TTL_MS, age)
         else:
-            await self._eval(_OBSERVE, [key], 1, info.limit, info.remaining, info.reset, BUCKET_TTL_MS)
+            await self._eval(_OBSERVE, [key], 1, info.limit, info.remaining, info.reset, BUCKET_TTL_MS, age)
 
     async def pause(self, credential: str, group: str, seconds: float) -> None:
         await self._eval(_PAUSE, [f"{self._base(credential)}b:{group}"], seconds, BUCKET_TTL_MS)
