@@ -60,7 +60,7 @@ def where(url: str) -> str:
 class RedisConnection:
     """One ``redis.asyncio`` client, short timeouts, and whether Redis is answering."""
 
-    def __init__(self, url: str, *, timeout: float = 0.25, retry_after: float = 1.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 0.5, retry_after: float = 1.0) -> None:
         import redis.asyncio as aioredis  # only deployments with --redis-url import the client
         from redis.backoff import NoBackoff
         from redis.retry import Retry

@@ -92,3 +92,60 @@ async def run_redis() -> AsyncIterator[RunningRedis]:
         yield redis
     finally:
         await redis.stop()
+
+
+@dataclass
+class Replica:
+    """One real ``close-mcp serve`` process."""
+
+    base: str
+    process: subprocess.Popen[str]
+
+    def kill(self) -> None:
+        """SIGKILL: the replica dies without a goodbye, as a crashed machine would."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@asynccontextmanager
+async def serve_replicas(
+    count: int, base_url: str, api_key: str, redis_url: str | None, *extra: str
+) -> AsyncIterator[list[Replica]]:
+    """``count`` replicas of one deployment: same Close key, same Redis (or none), own ports."""
+    import os
+    import sys
+
+    from close_mcp.uvicorn_runner import wait_until_serving
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CLOSE_API_KEY": api_key,
+        "CLOSE_API_BASE_URL": base_url,
+        "CLOSE_MCP_AUDIT_LOG": "off",
+        **({"CLOSE_MCP_REDIS_URL": redis_url} if redis_url else {}),
+    }
+    replicas: list[Replica] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "close_mcp", "serve", "--port", str(port), *extra],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            replicas.append(Replica(f"http://127.0.0.1:{port}", process))
+        for replica in replicas:
+            await wait_until_serving(f"{replica.base}/healthz", timeout=30)
+        yield replicas
+    finally:
+        for replica in replicas:
+            if replica.process.poll() is None:
+                replica.process.terminate()
+        for replica in replicas:
+            try:
+                replica.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                replica.kill()
