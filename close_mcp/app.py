@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +28,10 @@ from close_mcp.manifest import ToolSpec, load_manifests
 from close_mcp.mcp_server import build_server
 from close_mcp.policy import AccessPolicy, GrantFile, select_tools
 from close_mcp.protocol import LogLevels, ProtocolHandlers
+from close_mcp.ratelimit import RateLimiter
 from close_mcp.settings import Settings
 from close_mcp.settings_error import SettingsError
+from close_mcp.shared_state import SharedState, open_shared_state
 from close_mcp.shared_store import MemoryStore, SharedStore
 from close_mcp.tool_handlers import (
     CallTool,
@@ -61,6 +63,7 @@ class App:
     executor: Executor
     tracker: CallTracker
     server: Server[Any]
+    shared: SharedState | None = None  # the store, buckets and streams replicas share (--redis-url)
 
 
 @dataclass
@@ -165,16 +168,25 @@ async def open_local_app(
     if upstream.credential is None:
         settings.require_credential()  # raises the one-line error
     assert upstream.credential is not None
-    async with CloseClient(
-        upstream.credential,
-        upstream.base_url,
-        wait_budget=settings.wait_budget,
-        timeout=settings.http_timeout,
-        **client_options,
-    ) as client:
-        yield assemble(
-            settings, lambda _ctx: nullcontext(client), specs=specs, policy=policy, audit=audit, store=store
-        )
+    async with open_shared_state(settings) as shared:
+        client_options.setdefault("limiter", RateLimiter(shared=shared.limits))
+        async with CloseClient(
+            upstream.credential,
+            upstream.base_url,
+            wait_budget=settings.wait_budget,
+            timeout=settings.http_timeout,
+            **client_options,
+        ) as client:
+            app = assemble(
+                settings,
+                lambda _ctx: nullcontext(client),
+                specs=specs,
+                policy=policy,
+                audit=audit,
+                store=store if store is not None else shared.store,
+            )
+            app.shared = shared
+            yield app
 
 
 @asynccontextmanager
@@ -195,17 +207,26 @@ async def open_remote_app(
         raise SettingsError(
             "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
         )
-    pool = ClientPool(upstream.base_url, wait_budget=settings.wait_budget, timeout=settings.http_timeout)
-    try:
+    async with AsyncExitStack() as stack:
+        shared = await stack.enter_async_context(open_shared_state(settings))
+        pool = ClientPool(
+            upstream.base_url,
+            wait_budget=settings.wait_budget,
+            timeout=settings.http_timeout,
+            shared_limits=shared.limits,
+        )
+        stack.push_async_callback(pool.aclose)
         app = assemble(
             settings,
             pooled_client_provider(pool, config),
             specs=specs,
             policy=policy,
             audit=audit,
-            store=store,
+            store=store if store is not None else shared.store,
             client_gone=streamable_client_gone,
         )
-        yield RemoteApp(app, build_remote_app(app.server, config, len(app.specs)), config, pool)
-    finally:
-        await pool.aclose()
+        app.shared = shared
+        asgi = build_remote_app(
+            app.server, config, len(app.specs), event_store=shared.events, shared_health=shared.health
+        )
+        yield RemoteApp(app, asgi, config, pool)

@@ -80,6 +80,11 @@ def _common() -> argparse.ArgumentParser:
         "Default: off for stdio, close-mcp-audit.jsonl for serve",
     )
     add("--audit-fsync", action="store_true", help="fsync every audit line")
+    add(
+        "--redis-url",
+        help="Redis/Valkey URL shared by replicas of one deployment (rate limits, records, session "
+        "streams); env CLOSE_MCP_REDIS_URL",
+    )
     return parser
 
 

@@ -30,7 +30,7 @@ from close_mcp.errors import (
     ServerError,
     status_error,
 )
-from close_mcp.ratelimit import RateLimiter, WaitCallback, WaitTooLong, endpoint_group_of, reset_after_429
+from close_mcp.ratelimit import RateLimiter, WaitCallback, WaitTooLong, reset_after_429
 
 log = logging.getLogger("close_mcp.client")
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
@@ -203,23 +203,24 @@ class CloseClient:
                 raise budget.exceeded(method, path, exc.wait) from None
             if budget.requests >= MAX_REQUESTS_PER_CALL:
                 raise budget.exceeded(method, path, 0.0, capped=True)
+            sent_at = time.monotonic()
             try:
                 response = await self._send_once(method, path, params, json, budget)
             except BaseException:
                 bucket.release_probe()
                 raise
             if response.status != 429:
-                bucket.observe(response.headers)
+                await bucket.observe_shared(response.headers, sent_at)
                 if response.status >= 400:
                     raise status_error(method, path, response.status, response.data)
                 return response
             # 429: Close did not process the request, so every method may retry. Whatever the reset
             # says (0 included), the pause has a floor: a "reset in 0 s" must not become a request loop.
             wait = max(reset_after_429(response.headers, response.data), MIN_429_PAUSE)
-            group = endpoint_group_of(response.data)
-            if group:
-                bucket = self.limiter.learn_group(who, method, path, group)
-            bucket.pause(wait)
+            bucket = await self.limiter.learn_from_429(
+                who, method, path, bucket, response.headers, response.data
+            )
+            await bucket.pause_shared(wait)
             log.info("429 on %s %s: pausing its bucket for %.2fs", method, path, wait)
             if not budget.can_wait(wait):
                 raise budget.exceeded(method, path, wait)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from close_mcp.client import CloseClient
 from close_mcp.credentials import Credential
+from close_mcp.ratelimit import RateLimiter, SharedLimits
 
 
 @dataclass
@@ -32,8 +33,10 @@ class ClientPool:
         timeout: float = 30.0,
         max_clients: int = 64,
         idle_seconds: float = 600.0,
+        shared_limits: SharedLimits | None = None,
     ) -> None:
         self.base_url, self.wait_budget, self.timeout = base_url, wait_budget, timeout
+        self.shared_limits = shared_limits  # rate-limit state shared with other replicas (Redis)
         self.max_clients, self.idle_seconds = max_clients, idle_seconds
         self._entries: dict[str, _Entry] = {}
 
@@ -49,7 +52,13 @@ class ClientPool:
         entry = self._entries.get(key)
         if entry is None:
             entry = _Entry(
-                CloseClient(credential, self.base_url, wait_budget=self.wait_budget, timeout=self.timeout),
+                CloseClient(
+                    credential,
+                    self.base_url,
+                    wait_budget=self.wait_budget,
+                    timeout=self.timeout,
+                    limiter=RateLimiter(shared=self.shared_limits),
+                ),
                 time.monotonic(),
             )
             self._entries[key] = entry

@@ -34,6 +34,7 @@ from close_mcp import __version__
 from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential, MissingCredential
+from close_mcp.event_store import MemoryEventStore, RedisEventStore, SessionStreams
 from close_mcp.sessions import evict_longest_idle
 from close_mcp.settings import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT, Settings
 from close_mcp.settings_error import SettingsError
@@ -238,7 +239,16 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int) -> ASGIApp:
+def build_remote_app(
+    server: Server[Any],
+    config: RemoteConfig,
+    tool_count: int,
+    *,
+    event_store: MemoryEventStore | RedisEventStore | None = None,
+    shared_health: Callable[[], dict[str, Any]] | None = None,
+) -> ASGIApp:
+    """The HTTP app; with ``event_store`` (stateful streamable HTTP) clients resume their streams with
+    ``Last-Event-ID``, on any replica sharing the store; ``shared_health`` reports the shared state."""
     security = config.security()
     verifier = StaticTokenVerifier(config.tokens) if config.tokens else None
     base = f"http://{config.host}:{config.port}"
@@ -249,19 +259,26 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
     )
 
     async def healthz(_request: Request) -> Response:
-        return JSONResponse(
-            {
-                "status": "ok",
-                "version": __version__,
-                "tools": tool_count,
-                "transport": config.transport,
-                "stateless": config.stateless,
-            }
-        )
+        shared = shared_health() if shared_health else {"kind": "memory", "ok": True}
+        body: dict[str, Any] = {
+            "status": "ok" if shared.get("ok", True) else "degraded",
+            "version": __version__,
+            "tools": tool_count,
+            "transport": config.transport,
+            "stateless": config.stateless,
+            "shared_state": shared,
+        }
+        if "warning" in shared:
+            body["warnings"] = [shared["warning"]]
+        return JSONResponse(body)
+
+    resumable = event_store if not config.stateless and config.transport != "sse" else None
 
     app = server.streamable_http_app(
         streamable_http_path=STREAMABLE_PATH,
         stateless_http=config.stateless,
+        event_store=resumable,
+        retry_interval=1000 if resumable else None,
         transport_security=security,
         session_idle_timeout=config.session_idle_timeout,
         max_sessions=config.max_sessions,
@@ -292,4 +309,5 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
                 Mount("/messages/", app=guard(sse.handle_post_message)),
             ]
         )
-    return BodyLimit(app, config.max_body_bytes) if isinstance(app, Starlette) else app
+    served: ASGIApp = SessionStreams(app, resumable) if resumable is not None else app
+    return BodyLimit(served, config.max_body_bytes) if isinstance(app, Starlette) else served

@@ -1,10 +1,24 @@
 """Client-side rate limiting: read Close's ``RateLimit`` header, pace, and share 429 pauses.
 
-One :class:`Bucket` per (credential, endpoint group). Every concurrent call in a bucket
-waits on the same pause, so one 429 never becomes a stampede; while a bucket's limits are
-unknown only one request probes it. Groups are not published by Close: requests start in
-a bucket per (read/write, resource) and are merged into one when a 429 names its
-``rate_endpoint_group``.
+One :class:`Bucket` per (credential, endpoint group). Every concurrent call in a bucket waits on the
+same pause, so one 429 never becomes a stampede; while a bucket's limits are unknown only one request
+probes it. Waiters are served in arrival order: only the head of a bucket's queue waits for a slot,
+the others queue behind it (FIFO), so no call is overtaken by later ones.
+
+Endpoint groups are not published by Close (close-api.md §1.1: a group is a set of paths × methods;
+GET /lead/ and POST /activity/ "can be different groups"). Requests start in a provisional bucket per
+(read/write, resource) and are merged, for the process's life, when a 429 shows they share a limit:
+
+* the 429 names its ``rate_endpoint_group`` (legacy body, close-api.md §1.3), or
+* this bucket had not spent the limit itself, and other buckets of the same credential with the same
+  ``limit``, active in the same window (same reset) had sent enough to explain the 429
+  (:func:`sharers_of`; buckets of the same kind, read or write, are taken first).
+
+With a :class:`SharedLimits` backend (Redis, ``--redis-url``) a bucket's state (remaining/reset, 429
+pauses, learned merges) lives there, so replicas together stay under Close's per-key limit and share
+one pause; the local state is kept up to date as a fallback. When the backend does not answer in time,
+pacing continues per process (the backend logs a warning and shows it in ``/healthz``) and returns to
+the shared state by itself once the backend answers again.
 """
 
 from __future__ import annotations
@@ -12,14 +26,15 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 DEFAULT_RESET = 1.0
 SAFETY_MARGIN = 0.01
+PROBE_POLL = 0.05  # seconds between looks while another replica probes a bucket of unknown limits
 WaitCallback = Callable[[float], Awaitable[None]]
 _KV = re.compile(r"\s*([A-Za-z_-]+)\s*=\s*([0-9]+(?:\.[0-9]+)?)\s*")
 
@@ -79,8 +94,96 @@ class WaitTooLong(Exception):
         self.wait = wait
 
 
+# ----- learning which buckets share a limit --------------------------------------------------------
+@dataclass(frozen=True)
+class GroupState:
+    """What a bucket knows of its window, for deciding whether a 429 shows a shared limit."""
+
+    name: str
+    limit: int | None
+    window_end: float
+    window_len: float
+    sent: int  # requests this bucket sent in its current window
+    seen: float  # when it last heard from Close
+
+
+def kind_of(group: str) -> str:
+    """``read`` or ``write`` (a merged group keeps the kind of the group it was named after)."""
+    return group.removeprefix("shared:").split(":", 1)[0]
+
+
+def sharers_of(
+    tripped: GroupState, others: Sequence[GroupState], limit: int, reset: float, now: float
+) -> list[str]:
+    """The groups whose requests explain a 429 in ``tripped`` (limit ``limit``, resetting in ``reset``
+    seconds): empty when ``tripped`` spent the limit itself or nothing else explains it.
+
+    A candidate has the same limit, heard from Close within its last two windows, and a window ending
+    with the 429's (within a second: the live header rounds ``reset`` up to whole seconds, close-api.md
+    §1.2). Candidates of the same kind (read/write) come first, then the busiest."""
+    if tripped.sent >= limit:
+        return []
+    end = now + reset
+    candidates = [
+        o
+        for o in others
+        if o.name != tripped.name
+        and o.limit == limit
+        and o.sent > 0
+        and now - o.seen <= 2 * max(o.window_len, 1.0)
+        and abs(o.window_end - end) <= 1.05
+    ]
+    candidates.sort(key=lambda o: (kind_of(o.name) != kind_of(tripped.name), -o.sent))
+    chosen: list[str] = []
+    spent = tripped.sent
+    for other in candidates:
+        chosen.append(other.name)
+        spent += other.sent
+        if spent >= limit:
+            return chosen
+    return []
+
+
+# ----- the shared backend --------------------------------------------------------------------------
+class SharedLimits(Protocol):
+    """Bucket state shared by replicas (:class:`close_mcp.redis_limits.RedisLimits`). Every method may
+    raise :class:`close_mcp.redis_store.SharedStateUnavailable`; the caller then paces per process."""
+
+    def usable(self) -> bool: ...
+
+    async def take(self, credential: str, group: str) -> tuple[str, float | None]:
+        """Take a slot in ``group`` (or the group it was merged into): (group used, 0.0 = granted,
+        ``None`` = another replica probes unknown limits, else seconds to wait)."""
+        ...
+
+    async def observe(
+        self, credential: str, group: str, info: RateLimitInfo | None, age: float = 0.0
+    ) -> None:
+        """Record a response to a request sent ``age`` seconds ago (see :meth:`Bucket.observe`)."""
+        ...
+
+    async def pause(self, credential: str, group: str, seconds: float) -> None: ...
+
+    async def states(self, credential: str) -> tuple[float, list[GroupState]]:
+        """The backend's clock and every group of ``credential``, for :func:`sharers_of`."""
+        ...
+
+    async def merge(self, credential: str, groups: Sequence[str], into: str) -> None:
+        """From now on requests of ``groups`` use ``into``'s state (its pause the longest of theirs)."""
+        ...
+
+
+def _unavailable() -> type[Exception]:
+    from close_mcp.redis_store import SharedStateUnavailable
+
+    return SharedStateUnavailable
+
+
 @dataclass
 class Bucket:
+    name: str = "default"
+    credential: str = ""
+    shared: SharedLimits | None = None
     limit: int | None = None
     remaining: int | None = None
     window_end: float = 0.0
@@ -89,7 +192,14 @@ class Bucket:
     unmetered: bool = False  # responses carry no RateLimit header: rely on 429s only
     probing: bool = False
     probe_done: anyio.Event = field(default_factory=anyio.Event)
+    sent: int = 0  # requests sent in the current window (for learning shared limits)
+    seen: float = 0.0
+    shared_name: str | None = None  # the group the backend resolved this bucket to
+    waiting: int = 0
+    next_slot: float = 0.0  # when the head of the queue expects its slot (for failing fast)
+    _turn: anyio.Lock = field(default_factory=anyio.Lock)  # FIFO: anyio wakes lock waiters in order
 
+    # ----- local state ---------------------------------------------------------------------------
     def _wait_needed(self, now: float) -> float | None:
         """Seconds to wait before sending; ``None`` = wait for the probe in flight."""
         if self.paused_until > now:
@@ -99,44 +209,102 @@ class Bucket:
         if now >= self.window_end:
             self.remaining = self.limit
             self.window_end = now + self.window_len
+            self.sent = 0
         if self.remaining is not None and self.remaining <= 0:
             return self.window_end - now + SAFETY_MARGIN
         return 0.0
 
+    def _take_local(self) -> float | None:
+        wait = self._wait_needed(time.monotonic())
+        if wait == 0.0:
+            if self.limit is None and not self.unmetered:
+                self.probing = True
+            if self.remaining is not None:
+                self.remaining -= 1
+        return wait
+
+    async def _take(self) -> float | None:
+        if self.shared is not None and self.shared.usable():
+            try:
+                self.shared_name, wait = await self.shared.take(
+                    self.credential, self.shared_name or self.name
+                )
+            except _unavailable():
+                pass
+            else:
+                if wait == 0.0 and self.remaining is not None:
+                    self.remaining -= 1  # keep the fallback's count close
+                return PROBE_POLL if wait is None else wait
+        return self._take_local()
+
+    def _estimate(self, ahead: int) -> float:
+        """Seconds until ``ahead`` earlier callers have been served, at the known rate."""
+        if not self.limit or self.window_len <= 0:
+            return 0.0
+        rate = self.limit / self.window_len
+        return max(0.0, (ahead - max(self.remaining or 0, 0)) / rate)
+
+    # ----- acquiring a slot, first come first served ---------------------------------------------
+    def _queue_wait(self, now: float) -> float:
+        """At least how long a caller arriving now waits: the pause, or the callers ahead of it."""
+        return max(self.paused_until - now, self.next_slot - now, self._estimate(self.waiting), 0.0)
+
     async def acquire(self, deadline: float, on_wait: WaitCallback | None = None) -> None:
+        """Wait for a slot, in arrival order, until ``deadline``; :class:`WaitTooLong` (with the wait
+        it foresees) as soon as the slot is known to come later than the deadline."""
+        now = time.monotonic()
+        if self.waiting and now + self._queue_wait(now) > deadline:
+            raise WaitTooLong(self._queue_wait(now))
+        self.waiting += 1
+        try:
+            # A little grace past the deadline: the head's own checks end it on time; this bounds
+            # the time spent queued behind others.
+            with anyio.move_on_after(max(deadline - now, 0.0) + 0.05):
+                async with self._turn:
+                    await self._acquire_head(deadline, on_wait)
+                    return
+            raise WaitTooLong(max(self._queue_wait(time.monotonic()), 0.1))
+        finally:
+            self.waiting -= 1
+
+    async def _acquire_head(self, deadline: float, on_wait: WaitCallback | None) -> None:
         while True:
-            now = time.monotonic()
-            wait = self._wait_needed(now)
+            wait = await self._take()
             if wait == 0.0:
-                if self.limit is None and not self.unmetered:
-                    self.probing = True
-                if self.remaining is not None:
-                    self.remaining -= 1
+                self.sent += 1
                 return
+            now = time.monotonic()
             if wait is None:
                 if now >= deadline:
                     raise WaitTooLong(0.1)
                 with anyio.move_on_after(max(deadline - now, 0.0)):
                     await self.probe_done.wait()
                 continue
+            self.next_slot = now + wait
             if now + wait > deadline:
                 raise WaitTooLong(wait)
-            if on_wait is not None:
+            if on_wait is not None and wait > PROBE_POLL:
                 await on_wait(wait)
             await anyio.sleep(wait + random.uniform(0, min(0.02, wait * 0.1)))
 
-    def observe(self, headers: Mapping[str, str]) -> None:
+    # ----- what Close said -----------------------------------------------------------------------
+    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
+        """Record a response's ``RateLimit``. Its counts replace ours only when the request was sent
+        after our window ended (``sent_at``, default now): a slow answer from the window before must
+        not hand back slots already spent. Otherwise the lower count wins and the window end is the
+        later one (the live header rounds ``reset`` up to whole seconds, close-api.md §1.2)."""
         info = parse_ratelimit(headers.get("ratelimit"))
         now = time.monotonic()
+        self.seen = now
         if info is None:
             if self.limit is None:
                 self.unmetered = True
         else:
             end = now + info.reset
             self.window_len = max(self.window_len, info.reset)
-            if self.limit is None or end > self.window_end + 0.25:  # first sight, or a newer window
+            if self.limit is None or (now if sent_at is None else sent_at) >= self.window_end:
                 self.limit, self.remaining, self.window_end = info.limit, info.remaining, end
-            elif end >= self.window_end - 0.25:  # same window: trust the lower count
+            elif end >= self.window_end - 0.25:  # same window (or one we cannot tell apart): lower count
                 self.limit = info.limit
                 self.remaining = min(
                     self.remaining if self.remaining is not None else info.remaining, info.remaining
@@ -144,13 +312,34 @@ class Bucket:
                 self.window_end = max(self.window_end, end)
         self._end_probe()
 
+    async def observe_shared(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
+        """:meth:`observe`, and with a shared backend, tell the other replicas."""
+        self.observe(headers, sent_at)
+        if self.shared is not None and self.shared.usable():
+            age = 0.0 if sent_at is None else max(time.monotonic() - sent_at, 0.0)
+            try:
+                info = parse_ratelimit(headers.get("ratelimit"))
+                await self.shared.observe(self.credential, self.shared_name or self.name, info, age)
+            except _unavailable():
+                pass
+
     def pause(self, seconds: float) -> None:
         """A 429: everyone in this bucket waits until the same moment."""
         now = time.monotonic()
+        self.seen = now
         self.paused_until = max(self.paused_until, now + seconds)
         self.remaining = 0
         self.window_end = max(self.window_end, now + seconds)
         self._end_probe()
+
+    async def pause_shared(self, seconds: float) -> None:
+        """:meth:`pause`, and with a shared backend, pause every replica's bucket."""
+        self.pause(seconds)
+        if self.shared is not None and self.shared.usable():
+            try:
+                await self.shared.pause(self.credential, self.shared_name or self.name, seconds)
+            except _unavailable():
+                pass
 
     def release_probe(self) -> None:
         """The probe failed without a response: let the next request probe instead."""
@@ -162,32 +351,100 @@ class Bucket:
             self.probe_done.set()
             self.probe_done = anyio.Event()
 
+    def state(self) -> GroupState:
+        return GroupState(self.name, self.limit, self.window_end, self.window_len, self.sent, self.seen)
+
 
 @dataclass
 class RateLimiter:
-    """All buckets of one process, keyed by credential fingerprint and endpoint group."""
+    """All buckets of one process, keyed by credential fingerprint and endpoint group; with ``shared``,
+    their state lives in a backend every replica sees."""
 
+    shared: SharedLimits | None = None
     buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @staticmethod
     def provisional_group(method: str, path: str) -> str:
         resource = path.strip("/").split("/")[0] or "root"
-        return f"{'read' if method == 'GET' else 'write'}:{resource}"
+        return f"{'read' if method in ('GET', 'HEAD') else 'write'}:{resource}"
+
+    def _bucket_for(self, credential: str, group: str) -> Bucket:
+        found = self.buckets.get((credential, group))
+        if found is None:
+            found = self.buckets[(credential, group)] = Bucket(group, credential, self.shared)
+        return found
 
     def bucket(self, credential: str, method: str, path: str) -> Bucket:
         provisional = self.provisional_group(method, path)
         group = self.aliases.get((credential, provisional), provisional)
-        return self.buckets.setdefault((credential, group), Bucket())
+        found = self._bucket_for(credential, group)
+        if found.shared_name is not None and found.shared_name != group:
+            # Another replica learned the merge (the backend resolved it): learn it here too.
+            self._merge(credential, [group], found.shared_name)
+            return self._bucket_for(credential, found.shared_name)
+        return found
 
     def learn_group(self, credential: str, method: str, path: str, close_group: str) -> Bucket:
         """A 429 named Close's endpoint group: requests of this kind share that group's bucket."""
         provisional = self.provisional_group(method, path)
-        key = (credential, provisional)
-        if self.aliases.get(key) != close_group:
-            old = self.buckets.get((credential, self.aliases.get(key, provisional)))
-            self.aliases[key] = close_group
-            merged = self.buckets.setdefault((credential, close_group), Bucket())
-            if old is not None and old is not merged:
+        current = self.aliases.get((credential, provisional), provisional)
+        target = f"close:{close_group}"
+        if current != target:
+            self._merge(credential, [current], target)
+        return self._bucket_for(credential, target)
+
+    def _merge(self, credential: str, groups: Sequence[str], into: str) -> None:
+        """Requests of ``groups`` (and of every provisional group aliased to them) use ``into``."""
+        merged = self._bucket_for(credential, into)
+        moved = set(groups) - {into}
+        for (cred, provisional), group in list(self.aliases.items()):
+            if cred == credential and group in moved:
+                self.aliases[(cred, provisional)] = into
+        for group in moved:
+            self.aliases[(credential, group)] = into
+            old = self.buckets.get((credential, group))
+            if old is not None:
                 merged.paused_until = max(merged.paused_until, old.paused_until)
-        return self.buckets[(credential, close_group)]
+                merged.window_end = max(merged.window_end, old.window_end)
+                merged.window_len = max(merged.window_len, old.window_len)
+                merged.sent += old.sent
+                if merged.limit is None:
+                    merged.limit, merged.remaining = old.limit, old.remaining
+
+    async def learn_from_429(
+        self, credential: str, method: str, path: str, bucket: Bucket, headers: Mapping[str, str], body: Any
+    ) -> Bucket:
+        """The bucket that a 429 in ``bucket`` should pause: the group the 429 names, or the merge of
+        the buckets it shows to share a limit (learned for the process's life, and shared)."""
+        named = endpoint_group_of(body)
+        if named:
+            merged = self.learn_group(credential, method, path, named)
+            await self._share_merge(credential, [bucket.name], merged.name)
+            return merged
+        info = parse_ratelimit(headers.get("ratelimit"))
+        if info is None:
+            return bucket
+        now, states = time.monotonic(), [b.state() for (c, _), b in self.buckets.items() if c == credential]
+        mine = bucket.state()
+        if self.shared is not None and self.shared.usable():
+            try:
+                now, states = await self.shared.states(credential)
+                mine = next((s for s in states if s.name == (bucket.shared_name or bucket.name)), mine)
+            except _unavailable():
+                pass
+        sharers = sharers_of(mine, states, info.limit, info.reset, now)
+        if not sharers:
+            return bucket
+        groups = sorted({bucket.name, *sharers})
+        into = groups[0] if groups[0].startswith("shared:") else f"shared:{groups[0]}"
+        self._merge(credential, groups, into)
+        await self._share_merge(credential, groups, into)
+        return self._bucket_for(credential, into)
+
+    async def _share_merge(self, credential: str, groups: Sequence[str], into: str) -> None:
+        if self.shared is not None and self.shared.usable():
+            try:
+                await self.shared.merge(credential, groups, into)
+            except _unavailable():
+                pass

@@ -114,6 +114,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("tokens_file", "CLOSE_MCP_TOKENS_FILE", Path, "serve: file of '<agent> sha256:<hex>' lines"),
     EnvVar("allowed_hosts", "CLOSE_MCP_ALLOWED_HOSTS", _comma_list, "serve: extra Host values allowed"),
     EnvVar("allowed_origins", "CLOSE_MCP_ALLOWED_ORIGINS", _comma_list, "serve: extra Origin values allowed"),
+    EnvVar(
+        "redis_url",
+        "CLOSE_MCP_REDIS_URL",
+        str,
+        "redis://host:6379/0: replicas share rate limits, records and session streams there",
+    ),
 )
 
 
@@ -158,6 +164,8 @@ class Settings:
     session_timeout: float = DEFAULT_SESSION_TIMEOUT
     max_sessions: int = DEFAULT_MAX_SESSIONS
     client_keys: bool = True  # accept per-client Close-API-Key / Close-Access-Token headers
+    # several replicas: shared state in Redis/Valkey (None = one process, state in memory)
+    redis_url: str | None = None
 
     @classmethod
     def load(
@@ -216,5 +224,9 @@ class Settings:
             raise SettingsError(f"unknown scope {self.scope!r}; choose from: {', '.join(SCOPES)}")
         if self.transport not in TRANSPORTS:
             raise SettingsError(f"unknown transport {self.transport!r}; choose from: {', '.join(TRANSPORTS)}")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(
+                "CLOSE_MCP_REDIS_URL must be a redis://, rediss:// or unix:// URL (e.g. redis://127.0.0.1:6379/0)"
+            )
         if not self.toolsets:
             self.toolsets = ["default"]

@@ -3,7 +3,9 @@ built by the same app builder as the CLI (:mod:`close_mcp.app`).
 
 * ``sandbox``: a fresh sandbox per test (for tests that write);
 * ``shared_sandbox``: one sandbox for the whole run, for tests that only read;
-* :func:`connect`: an in-memory MCP session; :func:`session_on`: the same over any transport.
+* :func:`connect`: an in-memory MCP session; :func:`session_on`: the same over any transport;
+* ``redis_server``: a real ``redis-server`` per test (it may be killed); ``shared_redis``: one for the
+  run, for tests that keep to their own key prefix (``redis_helpers.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from redis_helpers import RunningRedis, run_redis
 from spec_responses import SpecResponses
 
 from close_mcp.app import Upstream, open_local_app
@@ -64,6 +67,19 @@ async def shared_sandbox() -> AsyncIterator[RunningSandbox]:
     """One sandbox for every read-only test of the run: never write to it."""
     async with run_sandbox(SandboxConfig()) as running:
         SPEC_CHECK.attach(running.sandbox)
+        yield running
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RunningRedis]:
+    async with run_redis() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def shared_redis() -> AsyncIterator[RunningRedis]:
+    """One Redis for the run: tests using it keep to their own key prefix and never stop it."""
+    async with run_redis() as running:
         yield running
 
 

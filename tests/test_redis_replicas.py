@@ -1,0 +1,236 @@
+"""Three real ``close-mcp serve`` replicas, one Close (sandbox) key, one real redis-server.
+
+* together they pace one count: the sandbox sees at most a stray 429, not one per replica per window;
+* Redis killed mid-run: every call finishes within its wait budget, each write lands exactly once
+  (unique markers), ``/healthz`` says the replicas pace per process; Redis back: sharing resumes;
+* a client whose replica is killed resumes its stream on another one with ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from redis_helpers import Replica, RunningRedis, serve_replicas
+from remote_helpers import remote_client
+
+from close_mcp.credentials import Credential
+from close_mcp.sandbox import FaultRule, RunningSandbox, SandboxConfig, run_sandbox
+from close_mcp.shared_store import hashed
+
+pytestmark = pytest.mark.anyio
+WAIT_BUDGET = 10
+
+
+async def _lead_names(sandbox: RunningSandbox) -> Counter[str]:
+    names: Counter[str] = Counter()
+    async with httpx2.AsyncClient(base_url=sandbox.base_url, auth=(sandbox.api_key, "")) as http:
+        skip = 0
+        while True:
+            page = (await http.get("/lead/", params={"_skip": str(skip), "_limit": "200"})).json()
+            names.update(lead["display_name"] for lead in page["data"])
+            skip += len(page["data"])
+            if not page["has_more"]:
+                return names
+
+
+async def _health(replica: Replica) -> dict[str, Any]:
+    async with httpx2.AsyncClient() as http:
+        return dict((await http.get(f"{replica.base}/healthz")).json())
+
+
+async def _creates(replicas: list[Replica], markers: list[str], outcomes: dict[str, str]) -> None:
+    """Each marker created once, through the replicas in turn, all at the same time."""
+
+    async def one(replica: Replica, marker: str) -> None:
+        with anyio.fail_after(WAIT_BUDGET + 20):  # the wait budget bounds every call; this bounds a hang
+            async with remote_client(replica.base, "mcp") as client:
+                result = await client.call_tool("create_lead", {"name": marker})
+        outcomes[marker] = "error: " + result.content[0].text if result.is_error else "done"
+
+    async with anyio.create_task_group() as tg:
+        for n, marker in enumerate(markers):
+            tg.start_soon(one, replicas[n % len(replicas)], marker)
+
+
+def _markers(count: int) -> list[str]:
+    run = uuid.uuid4().hex[:8]
+    return [f"replica-{run}-{n}" for n in range(count)]
+
+
+async def test_three_replicas_share_one_limit_survive_redis_going_away_and_share_again(redis_server):
+    async with (
+        run_sandbox(SandboxConfig(leads=5, rate_limit=5)) as sb,
+        serve_replicas(
+            3, sb.base_url, sb.api_key, redis_server.url, "--wait-budget", str(WAIT_BUDGET)
+        ) as replicas,
+    ):
+        stats = sb.sandbox.stats
+        outcomes: dict[str, str] = {}
+
+        # 1. Redis up: 30 writes through 3 replicas at 5/s (about 6 windows) draw at most a stray 429
+        #    or two (the goal is at most one per window); paced per process (step 2) they draw ~20.
+        first = _markers(30)
+        await _creates(replicas, first, outcomes)
+        assert all(outcomes[m] == "done" for m in first), outcomes
+        assert stats.statuses[429] <= 2, stats.statuses
+        assert all([(await _health(r))["shared_state"]["ok"] for r in replicas])
+
+        # 2. Redis killed mid-run: calls go on, paced per process, none hangs, none lost or doubled.
+        second = _markers(30)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_creates, replicas, second, outcomes)
+            with anyio.fail_after(30):
+                while stats.count("POST", "/lead/") < 40:
+                    await anyio.sleep(0.01)
+            await redis_server.stop()
+        with anyio.fail_after(10):
+            while (await _health(replicas[0]))["status"] != "degraded":
+                async with remote_client(replicas[0].base, "mcp") as client:
+                    await client.call_tool("get_current_user", {})
+        health = await _health(replicas[0])
+        assert "per process" in health["warnings"][0] and "redis://" not in json.dumps(health)
+
+        # 3. Redis back (empty, as after a restart): the replicas share again by themselves.
+        await redis_server.start()
+        with anyio.fail_after(20):
+            for replica in replicas:
+                while not (await _health(replica))["shared_state"]["ok"]:
+                    async with remote_client(replica.base, "mcp") as client:
+                        await client.call_tool("get_current_user", {})
+        before = stats.statuses[429]
+        third = _markers(30)
+        await _creates(replicas, third, outcomes)
+        assert stats.statuses[429] - before <= 2, stats.statuses
+
+        names = await _lead_names(sb)
+        for marker in first + second + third:
+            expected = 1 if outcomes[marker] == "done" else 0
+            assert names[marker] == expected, (marker, outcomes[marker])
+        assert sum(outcomes[m] == "done" for m in first + second + third) >= 85, outcomes
+
+        # Nothing secret in Redis: bucket keys carry the hashed credential, never the key.
+        import redis
+
+        keys = redis.Redis(port=redis_server.port, decode_responses=True).keys("*")
+        assert keys and not any(sb.api_key in k for k in keys)
+        assert any(
+            k.startswith(f"close-mcp:rl:{hashed(Credential(sb.api_key).fingerprint)}:b:") for k in keys
+        )
+
+
+def _sse_events(text: str) -> list[dict[str, str]]:
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+        if fields:
+            events.append(fields)
+    return events
+
+
+VERSION = "2025-11-25"  # the first protocol version whose streams open with a priming event
+HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+async def _initialize(http: httpx2.AsyncClient, base: str) -> dict[str, str]:
+    response = await http.post(
+        f"{base}/mcp",
+        headers=HEADERS,
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "resume-test", "version": "1"},
+            },
+        },
+    )
+    session = {**HEADERS, "mcp-session-id": response.headers["mcp-session-id"]}
+    session["mcp-protocol-version"] = VERSION
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert (await http.post(f"{base}/mcp", headers=session, json=note)).status_code == 202
+    return session
+
+
+async def test_a_client_resumes_its_stream_on_another_replica_after_its_replica_dies(redis_server):
+    """The client's connection drops after the first event of a slow write; the write finishes on
+    replica 1, which then dies; the client asks replica 2 with Last-Event-ID and gets the result.
+    (A write, because a read whose client went away may be cancelled rather than finished.)"""
+    async with (
+        run_sandbox(SandboxConfig(leads=5)) as sb,
+        serve_replicas(2, sb.base_url, sb.api_key, redis_server.url) as (one, two),
+        httpx2.AsyncClient(timeout=30) as http,
+    ):
+        session = await _initialize(http, one.base)
+        sb.sandbox.faults.add(FaultRule("latency", path="/lead/", method="POST", delay=1.0))
+        marker = _markers(1)[0]
+        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call"}
+        call["params"] = {"name": "create_lead", "arguments": {"name": marker}}
+        async with http.stream("POST", f"{one.base}/mcp", headers=session, json=call) as stream:
+            lines = stream.aiter_lines()
+            first: dict[str, str] = {}
+            while "id" not in first:  # the priming event: an id, no message yet
+                line = await anext(lines)
+                if line.startswith("id:"):
+                    first["id"] = line.partition(":")[2].strip()
+        # The connection is gone; replica 1 finishes the call and stores the answer in Redis.
+        import redis.asyncio as aioredis
+
+        store = aioredis.Redis(port=redis_server.port, decode_responses=True)
+        key = f"close-mcp:ev:{hashed(session['mcp-session-id'])}"
+        try:
+            with anyio.fail_after(15):
+                while not any(f["stream"] == "7" and f["message"] for _, f in await store.xrange(key)):
+                    await anyio.sleep(0.05)
+            stored = await store.xrange(key)
+        finally:
+            await store.aclose()
+        one.kill()
+
+        resumed = await http.get(f"{two.base}/mcp", headers={**session, "last-event-id": first["id"]})
+        assert resumed.status_code == 200
+        events = _sse_events(resumed.text)
+        messages = [json.loads(e["data"]) for e in events if e.get("data")]
+        answer = next(m for m in messages if m.get("id") == 7)
+        assert "result" in answer and not answer["result"].get("isError")
+        assert marker in json.dumps(answer) and (await _lead_names(sb))[marker] == 1
+        # Missing nothing: every message stored for this stream after the priming event came back.
+        after = [f for _, f in stored if f["stream"] == "7" and f["message"]]
+        assert [json.loads(f["message"]) for f in after] == messages
+
+        # The session lived in replica 1: replica 2 says so, and the client starts a new one there.
+        again = await http.post(f"{two.base}/mcp", headers=session, json={**call, "id": 8})
+        assert again.status_code == 404
+        fresh = await _initialize(http, two.base)
+        assert fresh["mcp-session-id"] != session["mcp-session-id"]
+
+
+async def test_stateless_replicas_with_redis_keep_working(redis_server):
+    async with (
+        run_sandbox(SandboxConfig(leads=5)) as sb,
+        serve_replicas(2, sb.base_url, sb.api_key, redis_server.url, "--stateless") as replicas,
+    ):
+        for replica in replicas:  # any replica answers any call: no session to find
+            async with remote_client(replica.base, "mcp") as client:
+                assert not (await client.call_tool("get_current_user", {})).is_error
+
+
+async def test_an_unknown_event_id_is_a_plain_404(redis_server: RunningRedis):
+    async with (
+        run_sandbox(SandboxConfig(leads=5)) as sb,
+        serve_replicas(1, sb.base_url, sb.api_key, redis_server.url) as (one,),
+        httpx2.AsyncClient(timeout=30) as http,
+    ):
+        session = {**HEADERS, "mcp-session-id": uuid.uuid4().hex, "mcp-protocol-version": VERSION}
+        response = await http.get(f"{one.base}/mcp", headers={**session, "last-event-id": "nope:3"})
+        assert response.status_code == 404 and "initialize a new session" in response.text
