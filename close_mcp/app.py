@@ -29,6 +29,7 @@ from close_mcp.policy import AccessPolicy, GrantFile, select_tools
 from close_mcp.protocol import LogLevels, ProtocolHandlers
 from close_mcp.settings import Settings
 from close_mcp.settings_error import SettingsError
+from close_mcp.shared_store import SharedStore
 from close_mcp.tool_handlers import (
     CallTool,
     CallTracker,
@@ -166,19 +167,31 @@ async def open_remote_app(
     specs: Sequence[ToolSpec] | None = None,
     policy: AccessPolicy | None = None,
     audit: AuditLog | None = None,
+    oauth_store: SharedStore | None = None,
 ) -> AsyncIterator[RemoteApp]:
-    """A pooled client per Close credential, the MCP server, and its HTTP app."""
+    """A pooled client per Close credential (or, with ``--oauth``, per signed-in grant), the MCP
+    server, and its HTTP app."""
+    if settings.oauth and config.oauth is None:
+        from close_mcp.oauth.scopes import GrantScopedPolicy
+        from close_mcp.oauth.server import build_oauth_server
+
+        config.oauth = build_oauth_server(
+            settings, upstream.base_url, config.base_url, config.resource_url, store=oauth_store
+        )
+        specs = list(specs) if specs is not None else load_specs(settings)
+        policy = GrantScopedPolicy.narrowing(policy if policy is not None else build_policy(settings, specs))
     if config.server_credential is None:
         config.server_credential = upstream.credential
-    if config.server_credential is None and not config.allow_client_credentials:
+    if config.server_credential is None and not config.allow_client_credentials and config.oauth is None:
         raise SettingsError(
             "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
         )
     pool = ClientPool(upstream.base_url, wait_budget=settings.wait_budget, timeout=settings.http_timeout)
+    client_for = config.oauth.clients.provider() if config.oauth else pooled_client_provider(pool, config)
     try:
-        app = assemble(
-            settings, pooled_client_provider(pool, config), specs=specs, policy=policy, audit=audit
-        )
+        app = assemble(settings, client_for, specs=specs, policy=policy, audit=audit)
         yield RemoteApp(app, build_remote_app(app.server, config, len(app.specs)), config, pool)
     finally:
         await pool.aclose()
+        if config.oauth is not None:
+            await config.oauth.aclose()

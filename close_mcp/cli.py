@@ -96,6 +96,15 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
         default=None,
         help="stateless streamable HTTP (no server-side session; for several replicas)",
     )
+    add(
+        "--oauth",
+        action="store_true",
+        default=None,
+        help="users sign in with Close (OAuth 2.1 for MCP hosts); env CLOSE_MCP_OAUTH",
+    )
+    add(
+        "--public-url", help="the URL clients reach this server at (behind a proxy); env CLOSE_MCP_PUBLIC_URL"
+    )
     add("--tokens-file", type=Path, help="file of '<agent> sha256:<hex>' lines (see `close-mcp hash-token`)")
     add(
         "--allowed-hosts",
