@@ -111,6 +111,7 @@ class RemoteConfig:
     allow_client_credentials: bool = True
     public_url: str | None = None  # how clients reach this server (behind a proxy); None = http://host:port
     oauth: OAuthServer | None = None  # sign in with Close (close_mcp.oauth); None = bearer tokens or none
+    sign_in: bool = False  # --oauth asked for (``oauth`` is built later, by close_mcp.app)
 
     @property
     def base_url(self) -> str:
@@ -138,17 +139,19 @@ class RemoteConfig:
             session_idle_timeout=settings.session_timeout,
             allow_client_credentials=settings.client_keys,
             public_url=settings.public_url,
+            sign_in=settings.oauth,
         )
         config.validate()  # refuse unsafe exposure before anything starts
         return config
 
     def validate(self) -> None:
-        if self.host not in LOOPBACK and not self.tokens and self.oauth is None:
+        signs_in = self.sign_in or self.oauth is not None
+        if self.host not in LOOPBACK and not self.tokens and not signs_in:
             raise SettingsError(
                 f"refusing to listen on {self.host} without bearer tokens: set CLOSE_MCP_AUTH_TOKENS, "
                 "--tokens-file or --oauth (only loopback may run unauthenticated)"
             )
-        if self.server_credential is None and not self.allow_client_credentials and self.oauth is None:
+        if self.server_credential is None and not self.allow_client_credentials and not signs_in:
             raise SettingsError("no Close credential: set CLOSE_API_KEY or allow per-client keys")
 
     def security(self) -> TransportSecuritySettings:

@@ -60,15 +60,21 @@ class SignInPages:
             host = html.escape(urlsplit(flow["redirect_uri"]).netloc or flow["redirect_uri"])
             body = (
                 f"<p><b>{client}</b> (returning to {host}) asks to use your Close account through close-mcp:</p>"
-                f"<ul>{items}</ul><p>Allow sends you to Close to sign in.</p>"
-                f'<form method="post" action="/oauth/consent"><input type="hidden" name="flow" '
-                f'value="{html.escape(flow_id)}"><button name="decision" value="allow">Allow</button> '
+                f'<form method="post" action="/oauth/consent"><p>Grant at most:</p><ul>{items}</ul>'
+                f'<input type="hidden" name="flow" value="{html.escape(flow_id)}">'
+                "<p>Allow sends you to Close to sign in.</p>"
+                '<button name="decision" value="allow">Allow</button> '
                 '<button name="decision" value="deny">Deny</button></form>'
             )
             return _page("Sign in with Close", body)
         if params.get("decision") != "allow":
             await self.provider.drop_flow(flow_id)
             return _back(flow["redirect_uri"], error="access_denied", state=flow.get("state"))
+        chosen = str(params.get("scope") or flow["scopes"][-1])
+        if chosen not in flow["scopes"]:
+            return _page("Not requested", f"<p>{html.escape(chosen)} was not asked for.</p>", 400)
+        # RFC 6749 §3.3: the grant may be narrower than the request; the token response says which.
+        await self.provider.narrow_flow(flow_id, flow, flow["scopes"][: flow["scopes"].index(chosen) + 1])
         return RedirectResponse(self.close.authorize_redirect(self.callback_url, flow_id), status_code=302)
 
     async def callback(self, request: Request) -> Response:

@@ -24,6 +24,7 @@ from mcp.server.auth.provider import (
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
+from close_mcp.access import SCOPES
 from close_mcp.oauth.close_app import CloseTokenSet
 from close_mcp.oauth.close_tokens import GRANT_TTL, GrantTokens, grant_key
 from close_mcp.oauth.records import Records
@@ -49,6 +50,7 @@ class CloseSignInProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefre
     def __init__(self, records: Records, tokens: GrantTokens, base_url: str, resource_url: str) -> None:
         self.records, self.tokens = records, tokens
         self.base_url, self.resource_url = base_url, resource_url
+        self.access_seconds = ACCESS_SECONDS  # the MCP client's access token; it refreshes it after
 
     # ----- registration (RFC 7591) ------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
@@ -65,7 +67,10 @@ class CloseSignInProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefre
             raise AuthorizeError(
                 "invalid_target", f"this server is {self.resource_url}, not {params.resource}"
             )
-        scopes = params.scopes or (client.scope or DEFAULT_SCOPE).split()
+        asked = params.scopes or (client.scope or DEFAULT_SCOPE).split()
+        scopes = [s for s in SCOPES if s in asked]  # tiers, narrowest first
+        if not scopes:
+            raise AuthorizeError("invalid_scope", f"ask for one of: {', '.join(SCOPES)}")
         flow_id = secrets.token_urlsafe(32)
         flow = {
             "client_id": client.client_id,
@@ -81,6 +86,11 @@ class CloseSignInProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefre
 
     async def flow(self, flow_id: str) -> dict[str, Any] | None:
         return await self.records.get(Records.key("flow", flow_id, secret=True))
+
+    async def narrow_flow(self, flow_id: str, flow: dict[str, Any], scopes: list[str]) -> None:
+        await self.records.put(
+            Records.key("flow", flow_id, secret=True), {**flow, "scopes": scopes}, FLOW_SECONDS
+        )
 
     async def drop_flow(self, flow_id: str) -> None:
         await self.records.delete(Records.key("flow", flow_id, secret=True))
@@ -170,17 +180,17 @@ class CloseSignInProvider(OAuthAuthorizationServerProvider[GrantCode, GrantRefre
     ) -> OAuthToken:
         access, refresh = "cmcp_at_" + secrets.token_urlsafe(32), "cmcp_rt_" + secrets.token_urlsafe(32)
         record = {"client_id": client_id, "grant_id": grant_id, "scopes": scopes, "subject": subject}
-        expires_at = int(time.time()) + ACCESS_SECONDS
+        expires_at = int(time.time()) + self.access_seconds
         await self.records.put(
             Records.key("at", access, secret=True),
             {**record, "expires_at": expires_at, "resource": self.resource_url},
-            ACCESS_SECONDS,
+            self.access_seconds,
         )
         await self.records.put(Records.key("rt", refresh, secret=True), record, REFRESH_SECONDS)
         return OAuthToken(
             access_token=access,
             token_type="Bearer",
-            expires_in=ACCESS_SECONDS,
+            expires_in=self.access_seconds,
             refresh_token=refresh,
             scope=" ".join(scopes),
         )

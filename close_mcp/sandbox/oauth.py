@@ -188,11 +188,15 @@ class SandboxOAuth:
         if "token_lifetime" in body:
             self.token_lifetime = float(body["token_lifetime"])
         if body.get("expire_access_tokens"):
-            now = time.time()
-            for key, cred in list(self.sandbox.credentials.items()):
-                if cred.expires_at is not None:
-                    self.sandbox.credentials[key] = replace(cred, expires_at=now)
+            self.expire_now()
         return JSONResponse(self.snapshot())
+
+    def expire_now(self) -> None:
+        """Every access token issued so far expires now (as after Close's hour)."""
+        now = time.time()
+        for key, cred in list(self.sandbox.credentials.items()):
+            if cred.expires_at is not None:
+                self.sandbox.credentials[key] = replace(cred, expires_at=now)
 
     def snapshot(self) -> dict[str, Any]:
         live = sum(
