@@ -190,6 +190,10 @@ async def open_remote_app(
     client_for = config.oauth.clients.provider() if config.oauth else pooled_client_provider(pool, config)
     try:
         app = assemble(settings, client_for, specs=specs, policy=policy, audit=audit)
+        if config.oauth is not None:
+            from close_mcp.oauth.step_up import scope_needed_by
+
+            config.oauth.needed_scope = scope_needed_by(app.specs, app.policy)
         yield RemoteApp(app, build_remote_app(app.server, config, len(app.specs)), config, pool)
     finally:
         await pool.aclose()

@@ -292,6 +292,10 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
         *(r for r in app.router.routes if getattr(r, "path", None) != PRM_PATH),
         *extra_routes,
     ]
+    if oauth is not None and metadata_url is not None:
+        for route in app.router.routes:
+            if isinstance(route, Route) and route.path == "/mcp":
+                route.app = oauth.challenge_scopes(route.app, str(metadata_url))
     if config.transport == "sse":
         app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/mcp"]
     if config.transport in ("http", "sse"):

@@ -10,7 +10,9 @@ import anyio
 import httpx2
 import pytest
 from conftest import text_of
+from mcp.shared.exceptions import MCPError
 from oauth_helpers import HandClient, MemoryTokens, Person, mcp_status, oauth_server, signed_in_client
+from remote_helpers import remote_client
 
 from close_mcp.access import scope_allows
 
@@ -114,20 +116,70 @@ async def test_a_refresh_close_refuses_ends_the_session_with_sign_in_again(sandb
 async def test_a_read_grant_lists_only_read_tools_and_refuses_a_write(sandbox, tmp_path):
     # The SDK's client asks for every scope the metadata lists; the person grants only read.
     async with oauth_server(sandbox, tmp_path / "grants.json") as remote:
-        client_cm = signed_in_client(remote.config.base_url, Person(scope="read"))
-        async with client_cm as client:
+        person = Person(scope="read")
+        async with signed_in_client(remote.config.base_url, person) as client:
             tools = (await client.list_tools()).tools
             assert tools and all(t.annotations and t.annotations.read_only_hint for t in tools)
             specs = {s.name: s for s in remote.app.specs}
             assert {t.name for t in tools} == {n for n, s in specs.items() if scope_allows("read", s.access)}
             before = len(sandbox.sandbox.stats.requests)
-            result = await client.call_tool("create_task", {"lead_id": "lead_x", "text": "call back"})
-            assert (
-                result.is_error
-                and "write_safe" in text_of(result)
-                and "sign in again" in text_of(result).lower()
-            )
+            # 403 insufficient_scope: the client steps up once, the person grants read again, refused.
+            with pytest.raises(MCPError):
+                await client.call_tool("create_task", {"lead_id": "lead_x", "text": "call back"})
+            assert len(person.pages) == 4
             assert len(sandbox.sandbox.stats.requests) == before
+
+
+async def test_a_write_beyond_the_grant_is_a_403_scope_challenge(sandbox, tmp_path):
+    async with oauth_server(sandbox, tmp_path / "grants.json") as remote:
+        base = remote.config.base_url
+        token = await (await HandClient.register(base)).access_token(scope="read")
+        call = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "delete_task", "arguments": {}},
+        }
+        async with httpx2.AsyncClient() as http:
+            response = await http.post(
+                f"{base}/mcp",
+                json=call,
+                headers={"authorization": f"Bearer {token}", "accept": "application/json, text/event-stream"},
+            )
+        assert response.status_code == 403 and response.json()["error"] == "insufficient_scope"
+        challenge = response.headers["www-authenticate"]
+        assert (
+            'error="insufficient_scope"' in challenge
+            and 'scope="read write_safe write_destructive"' in challenge
+        )
+        assert f'resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"' in challenge
+
+
+async def test_the_person_can_grant_more_when_the_client_steps_up(sandbox, tmp_path):
+    async with oauth_server(sandbox, tmp_path / "grants.json") as remote:
+        person, storage = Person(scope="read"), MemoryTokens()
+        async with signed_in_client(remote.config.base_url, person, storage) as client:
+            lead = (await client.call_tool("list_leads", {"limit": 1})).structured_content["items"][0]["id"]
+            person.scope = "write_safe"
+            result = await client.call_tool("create_task", {"lead_id": lead, "text": "call back"})
+            assert not result.is_error, text_of(result)
+        assert storage.tokens is not None and storage.tokens.scope == "read write_safe"
+        assert sandbox.sandbox.stats.count("POST", "/task/") == 1
+
+
+async def test_over_sse_a_write_beyond_the_grant_is_an_error_result_saying_what_to_do(sandbox, tmp_path):
+    async with oauth_server(sandbox, tmp_path / "grants.json") as remote:
+        base = remote.config.base_url
+        token = await (await HandClient.register(base)).access_token(scope="read")
+        before = len(sandbox.sandbox.stats.requests)
+        async with remote_client(base, "sse", headers={"authorization": f"Bearer {token}"}) as client:
+            assert not (await client.call_tool("list_leads", {"limit": 1})).is_error
+            result = await client.call_tool("create_task", {"lead_id": "lead_x", "text": "call back"})
+        assert result.is_error
+        assert "needs scope write_safe" in text_of(result) and "Sign in again granting write_safe" in text_of(
+            result
+        )
+        assert len(sandbox.sandbox.stats.requests) == before + 1  # the read only
 
 
 async def test_revoking_the_token_signs_out_and_revokes_close_s_refresh_token(sandbox, tmp_path):

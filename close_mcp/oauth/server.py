@@ -11,6 +11,7 @@ from typing import Any
 from mcp.server.auth.provider import ProviderTokenVerifier, TokenVerifier
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from close_mcp.access import SCOPES
 from close_mcp.oauth.clients import GrantClients
@@ -20,6 +21,7 @@ from close_mcp.oauth.file_store import FileStore
 from close_mcp.oauth.pages import SignInPages
 from close_mcp.oauth.provider import DEFAULT_SCOPE, CloseSignInProvider
 from close_mcp.oauth.records import Records, load_key
+from close_mcp.oauth.step_up import InsufficientScope, NeededScope
 from close_mcp.settings import Settings
 from close_mcp.shared_store import SharedStore
 
@@ -33,6 +35,7 @@ class OAuthServer:
     tokens: GrantTokens
     clients: GrantClients
     scopes: list[str] = field(default_factory=lambda: list(SCOPES))
+    needed_scope: NeededScope | None = None  # set once the tools are known (close_mcp.app)
 
     @property
     def verifier(self) -> TokenVerifier:
@@ -48,6 +51,12 @@ class OAuthServer:
 
     def routes(self) -> list[Route]:
         return self.pages.routes()
+
+    def challenge_scopes(self, mcp_endpoint: ASGIApp, resource_metadata_url: str) -> ASGIApp:
+        """``/mcp`` answering 403 ``insufficient_scope`` for a tool beyond the grant (:mod:`.step_up`)."""
+        if self.needed_scope is None:
+            return mcp_endpoint
+        return InsufficientScope(mcp_endpoint, self.needed_scope, resource_metadata_url)
 
     async def aclose(self) -> None:
         await self.clients.aclose()
