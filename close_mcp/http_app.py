@@ -199,11 +199,13 @@ def pooled_client_provider(
 def resource_metadata_routes(config: RemoteConfig, scopes: list[str]) -> list[Route]:
     """Protected Resource Metadata (RFC 9728) at ``/.well-known/oauth-protected-resource/mcp`` (§3.1:
     the resource's path appended) and at the bare path, for clients that probe it first."""
-    metadata = ProtectedResourceMetadata(
-        resource=AnyHttpUrl(config.resource_url),
-        authorization_servers=[AnyHttpUrl(config.base_url)],
-        scopes_supported=scopes or None,
-        resource_name="close-mcp",
+    metadata = ProtectedResourceMetadata.model_validate(
+        {
+            "resource": config.resource_url,
+            "authorization_servers": [config.base_url],  # text: the issuer exactly as the AS names it
+            "scopes_supported": scopes or None,
+            "resource_name": "close-mcp",
+        }
     )
     endpoint = cors_middleware(ProtectedResourceMetadataHandler(metadata).handle, ["GET", "OPTIONS"])
     paths = (PRM_PATH, PRM_PATH.removesuffix("/mcp"))
@@ -247,14 +249,17 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
         oauth.verifier if oauth is not None else StaticTokenVerifier(config.tokens) if config.tokens else None
     )
     required = [] if oauth is not None else ["close"]  # OAuth scopes are enforced per tool (policy)
-    resource = AnyHttpUrl(config.resource_url)
+    resource = AnyHttpUrl(config.resource_url)  # has a path: no normalization to fear
+    # From text, so the path-less issuer keeps its exact form (no trailing slash; RFC 8414 §3.3).
     auth = (
-        AuthSettings(
-            issuer_url=AnyHttpUrl(config.base_url),
-            resource_server_url=resource,
-            validate_token_resource=False,  # the OAuth verifier checks the audience itself
-            required_scopes=required,
-            **(oauth.auth_settings() if oauth is not None else {}),
+        AuthSettings.model_validate(
+            {
+                "issuer_url": config.base_url,
+                "resource_server_url": config.resource_url,
+                "validate_token_resource": False,  # the OAuth verifier checks the audience itself
+                "required_scopes": required,
+                **(oauth.auth_settings() if oauth is not None else {}),
+            }
         )
         if verifier
         else None
