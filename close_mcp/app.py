@@ -199,11 +199,22 @@ async def open_remote_app(
     policy: AccessPolicy | None = None,
     audit: AuditLog | None = None,
     store: SharedStore | None = None,
+    oauth_store: SharedStore | None = None,
 ) -> AsyncIterator[RemoteApp]:
-    """A pooled client per Close credential, the MCP server, and its HTTP app."""
+    """A pooled client per Close credential (or, with ``--oauth``, per signed-in grant), the MCP
+    server, and its HTTP app."""
+    if settings.oauth and config.oauth is None:
+        from close_mcp.oauth.scopes import GrantScopedPolicy
+        from close_mcp.oauth.server import build_oauth_server
+
+        config.oauth = build_oauth_server(
+            settings, upstream.base_url, config.base_url, config.resource_url, store=oauth_store
+        )
+        specs = list(specs) if specs is not None else load_specs(settings)
+        policy = GrantScopedPolicy.narrowing(policy if policy is not None else build_policy(settings, specs))
     if config.server_credential is None:
         config.server_credential = upstream.credential
-    if config.server_credential is None and not config.allow_client_credentials:
+    if config.server_credential is None and not config.allow_client_credentials and config.oauth is None:
         raise SettingsError(
             "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
         )
@@ -216,15 +227,22 @@ async def open_remote_app(
             shared_limits=shared.limits,
         )
         stack.push_async_callback(pool.aclose)
+        if config.oauth is not None:
+            stack.push_async_callback(config.oauth.aclose)
+        client_for = config.oauth.clients.provider() if config.oauth else pooled_client_provider(pool, config)
         app = assemble(
             settings,
-            pooled_client_provider(pool, config),
+            client_for,
             specs=specs,
             policy=policy,
             audit=audit,
             store=store if store is not None else shared.store,
             client_gone=streamable_client_gone,
         )
+        if config.oauth is not None:
+            from close_mcp.oauth.step_up import scope_needed_by
+
+            config.oauth.needed_scope = scope_needed_by(app.specs, app.policy)
         app.shared = shared
         asgi = build_remote_app(
             app.server, config, len(app.specs), event_store=shared.events, shared_health=shared.health

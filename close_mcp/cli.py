@@ -101,6 +101,15 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
         default=None,
         help="stateless streamable HTTP (no server-side session; for several replicas)",
     )
+    add(
+        "--oauth",
+        action="store_true",
+        default=None,
+        help="users sign in with Close (OAuth 2.1 for MCP hosts); env CLOSE_MCP_OAUTH",
+    )
+    add(
+        "--public-url", help="the URL clients reach this server at (behind a proxy); env CLOSE_MCP_PUBLIC_URL"
+    )
     add("--tokens-file", type=Path, help="file of '<agent> sha256:<hex>' lines (see `close-mcp hash-token`)")
     add(
         "--allowed-hosts",
@@ -231,7 +240,12 @@ async def run_remote(settings: Settings) -> None:
     from close_mcp.uvicorn_runner import bind, serve_app_on
 
     config = RemoteConfig.from_settings(settings)
-    if not settings.sandbox and settings.credential() is None and not config.allow_client_credentials:
+    if (
+        not settings.sandbox
+        and not settings.oauth
+        and settings.credential() is None
+        and not config.allow_client_credentials
+    ):
         raise SettingsError(
             "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
         )
@@ -250,7 +264,13 @@ async def run_remote(settings: Settings) -> None:
                 remote.asgi, sock, log_level=settings.log_level.lower(), graceful_seconds=10
             ) as uv:
                 port = sock.getsockname()[1]
-                auth = "bearer tokens" if config.tokens else "none, loopback only"
+                auth = (
+                    "sign in with Close (OAuth)"
+                    if config.oauth
+                    else "bearer tokens"
+                    if config.tokens
+                    else "none, loopback only"
+                )
                 print(
                     f"close-mcp {config.transport} server on http://{config.host}:{port} "
                     f"(/mcp, /sse, /healthz; auth: {auth})",

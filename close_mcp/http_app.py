@@ -15,14 +15,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp.server import Server, ServerRequestContext
+from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
 from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken, TokenVerifier
+from mcp.server.auth.routes import build_resource_metadata_url, cors_middleware
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,9 +42,13 @@ from close_mcp.sessions import evict_longest_idle
 from close_mcp.settings import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT, Settings
 from close_mcp.settings_error import SettingsError
 
+if TYPE_CHECKING:
+    from close_mcp.oauth.server import OAuthServer
+
 Transport = Literal["http", "sse", "streamable-http"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 KEY_HEADER, TOKEN_HEADER = "close-api-key", "close-access-token"
+PRM_PATH = "/.well-known/oauth-protected-resource/mcp"
 _HASHED = re.compile(r"^sha256:([0-9a-f]{64})$")
 
 
@@ -105,6 +112,18 @@ class RemoteConfig:
     max_sessions: int = DEFAULT_MAX_SESSIONS
     server_credential: Credential | None = None
     allow_client_credentials: bool = True
+    public_url: str | None = None  # how clients reach this server (behind a proxy); None = http://host:port
+    oauth: OAuthServer | None = None  # sign in with Close (close_mcp.oauth); None = bearer tokens or none
+    sign_in: bool = False  # --oauth asked for (``oauth`` is built later, by close_mcp.app)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resource_url(self) -> str:
+        """This server's resource identifier (RFC 9728 / RFC 8707): its ``/mcp`` URL."""
+        return self.base_url + "/mcp"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RemoteConfig:
@@ -123,17 +142,20 @@ class RemoteConfig:
             session_idle_timeout=settings.session_timeout,
             max_sessions=settings.max_sessions,
             allow_client_credentials=settings.client_keys,
+            public_url=settings.public_url,
+            sign_in=settings.oauth,
         )
         config.validate()  # refuse unsafe exposure before anything starts
         return config
 
     def validate(self) -> None:
-        if self.host not in LOOPBACK and not self.tokens:
+        signs_in = self.sign_in or self.oauth is not None
+        if self.host not in LOOPBACK and not self.tokens and not signs_in:
             raise SettingsError(
-                f"refusing to listen on {self.host} without bearer tokens: set CLOSE_MCP_AUTH_TOKENS "
-                "or --tokens-file (only loopback may run unauthenticated)"
+                f"refusing to listen on {self.host} without bearer tokens: set CLOSE_MCP_AUTH_TOKENS, "
+                "--tokens-file or --oauth (only loopback may run unauthenticated)"
             )
-        if self.server_credential is None and not self.allow_client_credentials:
+        if self.server_credential is None and not self.allow_client_credentials and not signs_in:
             raise SettingsError("no Close credential: set CLOSE_API_KEY or allow per-client keys")
 
     def security(self) -> TransportSecuritySettings:
@@ -188,6 +210,22 @@ async def streamable_client_gone(ctx: ServerRequestContext[Any, Any]) -> bool:
     if request is None or request.url.path != STREAMABLE_PATH:
         return False
     return await request.is_disconnected()
+
+
+def resource_metadata_routes(config: RemoteConfig, scopes: list[str]) -> list[Route]:
+    """Protected Resource Metadata (RFC 9728) at ``/.well-known/oauth-protected-resource/mcp`` (§3.1:
+    the resource's path appended) and at the bare path, for clients that probe it first."""
+    metadata = ProtectedResourceMetadata.model_validate(
+        {
+            "resource": config.resource_url,
+            "authorization_servers": [config.base_url],  # text: the issuer exactly as the AS names it
+            "scopes_supported": scopes or None,
+            "resource_name": "close-mcp",
+        }
+    )
+    endpoint = cors_middleware(ProtectedResourceMetadataHandler(metadata).handle, ["GET", "OPTIONS"])
+    paths = (PRM_PATH, PRM_PATH.removesuffix("/mcp"))
+    return [Route(path, endpoint=endpoint, methods=["GET", "OPTIONS"]) for path in paths]
 
 
 class BodyLimit:
@@ -247,16 +285,36 @@ def build_remote_app(
     event_store: MemoryEventStore | RedisEventStore | None = None,
     shared_health: Callable[[], dict[str, Any]] | None = None,
 ) -> ASGIApp:
-    """The HTTP app; with ``event_store`` (stateful streamable HTTP) clients resume their streams with
-    ``Last-Event-ID``, on any replica sharing the store; ``shared_health`` reports the shared state."""
+    """``/mcp`` and ``/sse`` + ``/messages/`` behind the configured auth: none (loopback only), the
+    operator's bearer tokens, or OAuth (:mod:`close_mcp.oauth`). With auth, every 401 names the
+    Protected Resource Metadata (RFC 9728) in ``WWW-Authenticate: Bearer resource_metadata=…``.
+    With ``event_store`` (stateful streamable HTTP) clients resume their streams with ``Last-Event-ID``,
+    on any replica sharing the store; ``shared_health`` reports the shared state."""
     security = config.security()
-    verifier = StaticTokenVerifier(config.tokens) if config.tokens else None
-    base = f"http://{config.host}:{config.port}"
+    oauth = config.oauth
+    verifier: TokenVerifier | None = (
+        oauth.verifier if oauth is not None else StaticTokenVerifier(config.tokens) if config.tokens else None
+    )
+    required = [] if oauth is not None else ["close"]  # OAuth scopes are enforced per tool (policy)
+    resource = AnyHttpUrl(config.resource_url)  # has a path: no normalization to fear
+    # From text, so the path-less issuer keeps its exact form (no trailing slash; RFC 8414 §3.3).
     auth = (
-        AuthSettings(issuer_url=AnyHttpUrl(base), resource_server_url=None, required_scopes=["close"])
+        AuthSettings.model_validate(
+            {
+                "issuer_url": config.base_url,
+                "resource_server_url": config.resource_url,
+                "validate_token_resource": False,  # the OAuth verifier checks the audience itself
+                "required_scopes": required,
+                **(oauth.auth_settings() if oauth is not None else {}),
+            }
+        )
         if verifier
         else None
     )
+    metadata_url = build_resource_metadata_url(resource) if verifier else None
+    extra_routes: list[Route] = [] if oauth is None else oauth.routes()
+    if verifier:
+        extra_routes += resource_metadata_routes(config, oauth.scopes if oauth is not None else [])
 
     async def healthz(_request: Request) -> Response:
         shared = shared_health() if shared_health else {"kind": "memory", "ok": True}
@@ -286,10 +344,20 @@ def build_remote_app(
         host=config.host,
         auth=auth,
         token_verifier=verifier,
+        auth_server_provider=oauth.provider if oauth is not None else None,
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
     )
     if not config.stateless:
         evict_longest_idle(server.session_manager)
+    # Our metadata replaces the SDK's, which names the required scopes rather than the OAuth ones.
+    app.router.routes = [
+        *(r for r in app.router.routes if getattr(r, "path", None) != PRM_PATH),
+        *extra_routes,
+    ]
+    if oauth is not None and metadata_url is not None:
+        for route in app.router.routes:
+            if isinstance(route, Route) and route.path == "/mcp":
+                route.app = oauth.challenge_scopes(route.app, str(metadata_url))
     if config.transport == "sse":
         app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/mcp"]
     if config.transport in ("http", "sse"):
@@ -301,7 +369,7 @@ def build_remote_app(
                     await server.run(read, write, server.create_initialization_options())
 
         def guard(inner: ASGIApp) -> ASGIApp:
-            return RequireAuthMiddleware(inner, ["close"], None) if verifier else inner
+            return RequireAuthMiddleware(inner, required, metadata_url) if verifier else inner
 
         app.router.routes.extend(
             [

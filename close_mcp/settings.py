@@ -24,6 +24,8 @@ DEFAULT_HTTP_TIMEOUT = 30.0
 # ones go after 5 minutes, and at most 500 are kept, the longest idle closed first to admit a new one.
 DEFAULT_SESSION_TIMEOUT = 300.0
 DEFAULT_MAX_SESSIONS = 500
+DEFAULT_OAUTH_AUTHORIZE_URL = "https://app.close.com/oauth2/authorize/"
+DEFAULT_OAUTH_TOKEN_URL = "https://api.close.com/oauth2/token/"
 Transport = Literal["http", "sse", "streamable-http", "stdio"]
 TRANSPORTS: tuple[Transport, ...] = ("http", "sse", "streamable-http", "stdio")
 
@@ -120,6 +122,27 @@ ENV_VARS: tuple[EnvVar, ...] = (
         str,
         "redis://host:6379/0: replicas share rate limits, records and session streams there",
     ),
+    EnvVar(
+        "public_url", "CLOSE_MCP_PUBLIC_URL", str, "serve: the URL clients reach this server at (a proxy's)"
+    ),
+    EnvVar(
+        "oauth", "CLOSE_MCP_OAUTH", _flag, "serve: 1 = users sign in with Close (OAuth) instead of tokens"
+    ),
+    EnvVar(
+        "oauth_client_id", "CLOSE_OAUTH_CLIENT_ID", str, "serve --oauth: your Close OAuth app's client id"
+    ),
+    EnvVar("oauth_client_secret", "CLOSE_OAUTH_CLIENT_SECRET", str, "serve --oauth: its client secret"),
+    EnvVar(
+        "oauth_authorize_url",
+        "CLOSE_OAUTH_AUTHORIZE_URL",
+        str,
+        f"serve --oauth: ({DEFAULT_OAUTH_AUTHORIZE_URL})",
+    ),
+    EnvVar("oauth_token_url", "CLOSE_OAUTH_TOKEN_URL", str, f"serve --oauth: ({DEFAULT_OAUTH_TOKEN_URL})"),
+    EnvVar("oauth_store", "CLOSE_MCP_OAUTH_STORE", Path, "serve --oauth: encrypted grants file (owner-only)"),
+    EnvVar(
+        "oauth_key", "CLOSE_MCP_OAUTH_KEY", str, "serve --oauth: Fernet key for the grants (else a key file)"
+    ),
 )
 
 
@@ -166,6 +189,15 @@ class Settings:
     client_keys: bool = True  # accept per-client Close-API-Key / Close-Access-Token headers
     # several replicas: shared state in Redis/Valkey (None = one process, state in memory)
     redis_url: str | None = None
+    public_url: str | None = None
+    # sign in with Close (close_mcp.oauth); with --sandbox the sandbox plays Close's OAuth app
+    oauth: bool = False
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    oauth_authorize_url: str = DEFAULT_OAUTH_AUTHORIZE_URL
+    oauth_token_url: str = DEFAULT_OAUTH_TOKEN_URL
+    oauth_store: Path | None = None  # None = ~/.close-mcp/oauth-grants.json
+    oauth_key: str | None = None
 
     @classmethod
     def load(
@@ -230,3 +262,12 @@ class Settings:
             )
         if not self.toolsets:
             self.toolsets = ["default"]
+        if self.oauth and not self.sandbox and not (self.oauth_client_id and self.oauth_client_secret):
+            raise SettingsError(
+                "--oauth needs your Close OAuth app: set CLOSE_OAUTH_CLIENT_ID and CLOSE_OAUTH_CLIENT_SECRET "
+                "(Close: Settings → Developer → OAuth Apps), or add --sandbox to try it on the sandbox"
+            )
+        if self.public_url is not None and not self.public_url.startswith(
+            ("https://", "http://127.0.0.1", "http://localhost")
+        ):
+            raise SettingsError("CLOSE_MCP_PUBLIC_URL must be https (plain http only on loopback)")

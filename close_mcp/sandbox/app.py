@@ -36,6 +36,7 @@ from close_mcp.sandbox.limits import (
     ratelimit_headers,
     too_many_requests,
 )
+from close_mcp.sandbox.oauth import SandboxOAuth
 from close_mcp.sandbox.routing import API_PREFIX, build_app
 from close_mcp.sandbox.seeding import seed_organization
 from close_mcp.sandbox.stats import Stats
@@ -68,6 +69,7 @@ class SandboxConfig:
     # Webhook subscriptions may use plain http to a loopback host (a local receiver in a test or demo).
     allow_loopback_webhooks: bool = False
     webhook_policy: DeliveryPolicy | None = None  # retry schedule etc.; None = Close's defaults
+    oauth_token_lifetime: float = 3600.0  # seconds an /oauth2/token/ access token lives (Close: 1 h)
 
 
 # (the request's record: method, path without /api/v1, query; status; body): tests check every answer
@@ -105,6 +107,8 @@ class Sandbox:
         self.app = build_app(self, _routes(self.registry))
         self.app.state.webhooks = self.webhooks  # the webhook area's hooks reach it from the request
         self.app.router.lifespan_context = self._lifespan
+        self.oauth = SandboxOAuth(self, cfg.oauth_token_lifetime)  # Close's OAuth side (.oauth)
+        self.app.router.routes.extend(self.oauth.routes())
 
     @asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -21,6 +22,7 @@ class SandboxCredential:
     org_index: int
     user_id: str
     kind: str  # "api_key" | "oauth"
+    expires_at: float | None = None  # wall clock; OAuth access tokens issued by /oauth2/token/ expire
 
     @property
     def key_id(self) -> str:
@@ -55,6 +57,7 @@ def authenticate(creds: dict[str, SandboxCredential], request: Request) -> Sandb
     elif scheme.lower() == "bearer":
         cred = creds.get(value.strip())
         cred = cred if cred and cred.kind == "oauth" else None
+        cred = None if cred and cred.expires_at is not None and cred.expires_at <= time.time() else cred
     if cred is None:
         raise SandboxError(401, {"error": "Unauthorized"})
     return cred
