@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +21,15 @@ from close_mcp.audit import AuditLog
 from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential
+from close_mcp.events.keyring import KeyRing
+from close_mcp.events.service import EventService, run_events
+from close_mcp.events.tools import MIRRORS, EventTools
 from close_mcp.executor import Executor
 from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider
 from close_mcp.manifest import ToolSpec, load_manifests
 from close_mcp.mcp_server import build_server
 from close_mcp.policy import AccessPolicy, GrantFile, select_tools
-from close_mcp.protocol import LogLevels, ProtocolHandlers
+from close_mcp.protocol import Declarations, LogLevels, ProtocolHandlers
 from close_mcp.settings import Settings
 from close_mcp.settings_error import SettingsError
 from close_mcp.tool_handlers import (
@@ -58,6 +61,7 @@ class App:
     executor: Executor
     tracker: CallTracker
     server: Server[Any]
+    events: EventService | None = None
 
 
 @dataclass
@@ -108,6 +112,7 @@ def assemble(
     specs: Sequence[ToolSpec] | None = None,
     policy: AccessPolicy | None = None,
     audit: AuditLog | None = None,
+    events: EventService | None = None,
 ) -> App:
     """Wire the server from its parts; no I/O."""
     specs = list(specs) if specs is not None else load_specs(settings)
@@ -125,12 +130,55 @@ def assemble(
         )
 
     levels = LogLevels()
-    protocol = ProtocolHandlers(
-        client_for, executor.schema, settings.output_budget, allowed, log_levels=levels
+    event_tools = (
+        EventTools(events, {s.name: s for s in specs if s.name in MIRRORS.values()}, policy)
+        if events is not None
+        else None
     )
-    call_tool = CallTool(catalog, executor, client_for, policy, audit, tracker, log_levels=levels)
-    server = build_server(ListTools(catalog, policy), call_tool, protocol)
-    return App(settings, specs, policy, audit, executor, tracker, server)
+    protocol = ProtocolHandlers(
+        client_for,
+        executor.schema,
+        settings.output_budget,
+        allowed,
+        log_levels=levels,
+        events=events,
+    )
+    call_tool = CallTool(
+        catalog, executor, client_for, policy, audit, tracker, log_levels=levels, events=event_tools
+    )
+    server = build_server(ListTools(catalog, policy, event_tools), call_tool, protocol)
+    return App(settings, specs, policy, audit, executor, tracker, server, events)
+
+
+@asynccontextmanager
+async def open_events(
+    settings: Settings, remote: bool, client: CloseClient | None
+) -> AsyncIterator[EventService | None]:
+    """The live-events service the settings ask for (``--events``), running; None when off."""
+    mode = settings.events_mode(remote)
+    if mode == "off":
+        yield None
+        return
+    if mode == "push" and not remote:
+        raise SettingsError(
+            "--events push needs the remote server (close-mcp serve) for Close to deliver to; "
+            "over stdio use --events follow"
+        )
+    if mode == "follow" and client is None:
+        raise SettingsError("--events follow needs a server-wide Close credential (CLOSE_API_KEY)")
+    async with run_events(
+        mode,
+        client,
+        Declarations.load().templates,
+        keys=KeyRing.load(settings.webhook_keys_path()),
+        tolerance=settings.webhook_tolerance,
+        max_body=min(settings.webhook_max_body, settings.max_body),
+        min_interval=settings.follow_min_interval,
+        max_interval=settings.follow_max_interval,
+        public_url=settings.public_url,
+        webhook_path=settings.webhook_path,
+    ) as service:
+        yield service
 
 
 @asynccontextmanager
@@ -147,14 +195,24 @@ async def open_local_app(
     if upstream.credential is None:
         settings.require_credential()  # raises the one-line error
     assert upstream.credential is not None
-    async with CloseClient(
-        upstream.credential,
-        upstream.base_url,
-        wait_budget=settings.wait_budget,
-        timeout=settings.http_timeout,
-        **client_options,
-    ) as client:
-        yield assemble(settings, lambda _ctx: nullcontext(client), specs=specs, policy=policy, audit=audit)
+    async with (
+        CloseClient(
+            upstream.credential,
+            upstream.base_url,
+            wait_budget=settings.wait_budget,
+            timeout=settings.http_timeout,
+            **client_options,
+        ) as client,
+        open_events(settings, False, client) as events,
+    ):
+        yield assemble(
+            settings,
+            lambda _ctx: nullcontext(client),
+            specs=specs,
+            policy=policy,
+            audit=audit,
+            events=events,
+        )
 
 
 @asynccontextmanager
@@ -176,9 +234,20 @@ async def open_remote_app(
         )
     pool = ClientPool(upstream.base_url, wait_budget=settings.wait_budget, timeout=settings.http_timeout)
     try:
-        app = assemble(
-            settings, pooled_client_provider(pool, config), specs=specs, policy=policy, audit=audit
-        )
-        yield RemoteApp(app, build_remote_app(app.server, config, len(app.specs)), config, pool)
+        async with AsyncExitStack() as stack:
+            follow_client = None
+            if settings.events_mode(True) == "follow" and config.server_credential is not None:
+                follow_client = await stack.enter_async_context(pool.lease(config.server_credential))
+            events = await stack.enter_async_context(open_events(settings, True, follow_client))
+            app = assemble(
+                settings,
+                pooled_client_provider(pool, config),
+                specs=specs,
+                policy=policy,
+                audit=audit,
+                events=events,
+            )
+            asgi = build_remote_app(app.server, config, len(app.specs), events)
+            yield RemoteApp(app, asgi, config, pool)
     finally:
         await pool.aclose()

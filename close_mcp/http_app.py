@@ -34,6 +34,7 @@ from close_mcp import __version__
 from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential, MissingCredential
+from close_mcp.events.service import EventService
 from close_mcp.settings import Settings
 from close_mcp.settings_error import SettingsError
 
@@ -201,7 +202,9 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int) -> ASGIApp:
+def build_remote_app(
+    server: Server[Any], config: RemoteConfig, tool_count: int, events: EventService | None = None
+) -> ASGIApp:
     security = config.security()
     verifier = StaticTokenVerifier(config.tokens) if config.tokens else None
     base = f"http://{config.host}:{config.port}"
@@ -219,8 +222,13 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
                 "tools": tool_count,
                 "transport": config.transport,
                 "stateless": config.stateless,
+                **({"events": events.stats()} if events is not None else {}),
             }
         )
+
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if events is not None and events.receiver is not None:  # Close signs; no bearer token applies
+        routes.append(Route(events.webhook_path, events.receiver, methods=["POST"]))
 
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -231,7 +239,7 @@ def build_remote_app(server: Server[Any], config: RemoteConfig, tool_count: int)
         host=config.host,
         auth=auth,
         token_verifier=verifier,
-        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
+        custom_starlette_routes=routes,
     )
     if config.transport == "sse":
         app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/mcp"]

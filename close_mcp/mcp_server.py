@@ -57,4 +57,6 @@ def build_server(list_tools: ListTools, call_tool: CallTool, protocol: ProtocolH
         on_get_prompt=protocol.get_prompt,
         on_completion=protocol.complete,
         on_set_logging_level=protocol.set_level,
+        on_subscribe_resource=protocol.subscribe,  # declares resources.subscribe
+        on_unsubscribe_resource=protocol.unsubscribe,
     )

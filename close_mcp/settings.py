@@ -22,6 +22,7 @@ DEFAULT_WAIT_BUDGET = 60.0
 DEFAULT_HTTP_TIMEOUT = 30.0
 Transport = Literal["http", "sse", "streamable-http", "stdio"]
 TRANSPORTS: tuple[Transport, ...] = ("http", "sse", "streamable-http", "stdio")
+EVENT_MODES = ("push", "follow", "off")
 
 
 def _number(name: str, raw: str, kind: Callable[[str], Any]) -> Any:
@@ -98,6 +99,33 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("tokens_file", "CLOSE_MCP_TOKENS_FILE", Path, "serve: file of '<agent> sha256:<hex>' lines"),
     EnvVar("allowed_hosts", "CLOSE_MCP_ALLOWED_HOSTS", _comma_list, "serve: extra Host values allowed"),
     EnvVar("allowed_origins", "CLOSE_MCP_ALLOWED_ORIGINS", _comma_list, "serve: extra Origin values allowed"),
+    EnvVar(
+        "events",
+        "CLOSE_MCP_EVENTS",
+        str.lower,
+        "live Close events: push (webhooks; default for serve), follow (poll the Event Log), off "
+        "(default for stdio)",
+    ),
+    EnvVar("public_url", "CLOSE_MCP_PUBLIC_URL", str, "serve: this server's public https URL (webhooks)"),
+    EnvVar("webhook_path", "CLOSE_MCP_WEBHOOK_PATH", str, "serve: path of the webhook receiver"),
+    EnvVar(
+        "webhook_keys",
+        "CLOSE_MCP_WEBHOOK_KEYS",
+        Path,
+        "owner-only file of webhook signature keys (~/.config/close-mcp/webhook-keys.json)",
+    ),
+    EnvVar(
+        "webhook_tolerance",
+        "CLOSE_MCP_WEBHOOK_TOLERANCE",
+        float,
+        "seconds a webhook's close-sig-timestamp may differ from now (300)",
+    ),
+    EnvVar(
+        "follow_max_interval",
+        "CLOSE_MCP_FOLLOW_MAX_INTERVAL",
+        float,
+        "follow: longest pause between Event Log polls when idle, seconds (30)",
+    ),
 )
 
 
@@ -141,6 +169,15 @@ class Settings:
     max_body: int = 1_000_000
     session_timeout: float = 1800.0
     client_keys: bool = True  # accept per-client Close-API-Key / Close-Access-Token headers
+    # live events (close_mcp/events): None = the mode's default (push for serve, off for stdio)
+    events: str | None = None
+    public_url: str | None = None
+    webhook_path: str = "/webhooks/close"
+    webhook_keys: Path | None = None
+    webhook_tolerance: float = 300.0
+    webhook_max_body: int = 1_000_000
+    follow_min_interval: float = 1.0
+    follow_max_interval: float = 30.0
 
     @classmethod
     def load(
@@ -184,6 +221,14 @@ class Settings:
         where = self.audit_log or default
         return None if not where or where == "off" else Path(where)
 
+    def events_mode(self, remote: bool) -> str:
+        """``push``, ``follow`` or ``off``: as set, else push when serving remotely (the receiver costs
+        nothing until Close delivers) and off over stdio (following spends the user's rate limit)."""
+        return self.events or ("push" if remote else "off")
+
+    def webhook_keys_path(self, home: Path | None = None) -> Path:
+        return self.webhook_keys or (home or Path.home()) / ".config" / "close-mcp" / "webhook-keys.json"
+
     def validate(self) -> None:
         if self.output_budget < 1000:
             raise SettingsError("the output budget must be at least 1000 characters")
@@ -199,3 +244,17 @@ class Settings:
             raise SettingsError(f"unknown transport {self.transport!r}; choose from: {', '.join(TRANSPORTS)}")
         if not self.toolsets:
             self.toolsets = ["default"]
+        if self.events is not None and self.events not in EVENT_MODES:
+            raise SettingsError(f"unknown events mode {self.events!r}; choose from: {', '.join(EVENT_MODES)}")
+        if not self.webhook_path.startswith("/") or self.webhook_path.startswith(
+            ("/mcp", "/sse", "/messages")
+        ):
+            raise SettingsError("CLOSE_MCP_WEBHOOK_PATH must start with / and not collide with /mcp, /sse")
+        if self.webhook_tolerance <= 0:
+            raise SettingsError("CLOSE_MCP_WEBHOOK_TOLERANCE must be positive")
+        if not 0 < self.follow_min_interval <= self.follow_max_interval:
+            raise SettingsError("CLOSE_MCP_FOLLOW_MAX_INTERVAL must be at least the minimum interval (1 s)")
+        if self.public_url is not None and not self.public_url.startswith(
+            ("https://", "http://127.0.0.1", "http://localhost")
+        ):
+            raise SettingsError("CLOSE_MCP_PUBLIC_URL must be https (plain http only on loopback)")
