@@ -178,11 +178,15 @@ def pooled_client_provider(
 class BodyLimit:
     """413 for request bodies over the limit (declared or streamed), before the app sees them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, own_limit: frozenset[str] = frozenset()) -> None:
+        self.app, self.max_bytes, self.own_limit = (
+            app,
+            max_bytes,
+            own_limit,
+        )  # paths that limit (and count) themselves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.own_limit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -228,7 +232,7 @@ def build_remote_app(
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
     if events is not None and events.receiver is not None:  # Close signs; no bearer token applies
-        routes.append(Route(events.webhook_path, events.receiver, methods=["POST"]))
+        routes.append(Route(events.webhook_path, events.receiver.handle, methods=["POST"]))
 
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -260,4 +264,9 @@ def build_remote_app(
                 Mount("/messages/", app=guard(sse.handle_post_message)),
             ]
         )
-    return BodyLimit(app, config.max_body_bytes) if isinstance(app, Starlette) else app
+    own = (
+        frozenset({events.webhook_path})
+        if events is not None and events.receiver is not None
+        else frozenset()
+    )
+    return BodyLimit(app, config.max_body_bytes, own) if isinstance(app, Starlette) else app

@@ -64,6 +64,9 @@ class EventLogFollower:
         newest = (page.get("data") or [{}])[0]
         mark = newest.get("date_updated") or newest.get("date_created")
         if mark:
+            # What the first polls' overlap will re-read is history: marked seen, never published.
+            for event in await self._since(_minus(str(mark), self.overlap)):
+                await self.hub.mark_seen(str(event.get("id")))
             self.hub.high_water = str(mark)
             await self.hub.store.put("events:high_water", str(mark), self.hub.dedupe_ttl)
         return self.hub.high_water
@@ -77,23 +80,30 @@ class EventLogFollower:
         """One poll; the number of new events published."""
         self.polls += 1
         mark = self.hub.high_water or await self.start_position()
-        params = {"_limit": PAGE}
-        if mark:
-            params["date_updated__gte"] = _minus(mark, self.overlap)
-        fresh: list[dict[str, Any]] = []
-        for _ in range(MAX_PAGES):
-            page = await self._get(params)
-            for event in page.get("data") or []:
-                if isinstance(event, dict) and not await self.hub.seen(str(event.get("id"))):
-                    fresh.append(event)
-            cursor = page.get("cursor_next")
-            if not cursor:
-                break
-            params = {**params, "_cursor": str(cursor)}  # the other filters are resent (close-api.md §2.2)
+        fresh = [
+            e
+            for e in await self._since(_minus(mark, self.overlap) if mark else None)
+            if not await self.hub.seen(str(e.get("id")))
+        ]
         published = 0
         for event in reversed(fresh):  # the log is newest first
             published += await self.hub.publish(event, "follow")
         return published
+
+    async def _since(self, stamp: str | None) -> list[dict[str, Any]]:
+        """The events updated at or after ``stamp``, newest first, following ``cursor_next``."""
+        params = {"_limit": PAGE}
+        if stamp:
+            params["date_updated__gte"] = stamp
+        events: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            page = await self._get(params)
+            events += [e for e in page.get("data") or [] if isinstance(e, dict)]
+            cursor = page.get("cursor_next")
+            if not cursor:
+                break
+            params = {**params, "_cursor": str(cursor)}  # the other filters are resent (close-api.md §2.2)
+        return events
 
     def poke(self) -> None:
         """Poll now (e.g. a waiter arrived) instead of at the end of the idle pause."""

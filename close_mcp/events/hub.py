@@ -134,6 +134,10 @@ class EventHub:
             await self._notify(self.uris_of(event))
         return True
 
+    async def mark_seen(self, event_id: str) -> None:
+        """Count an event as published without publishing it (history a follower starts after)."""
+        await self.store.claim(f"event:{event_id}", "history", self.dedupe_ttl)
+
     async def seen(self, event_id: str) -> bool:
         return await self.store.get(f"event:{event_id}") is not None
 

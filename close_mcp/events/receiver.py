@@ -87,7 +87,7 @@ class WebhookReceiver:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         try:
             body = await self._body(request)
         except _TooLarge:
