@@ -159,11 +159,7 @@ async def open_events(
     if mode == "off":
         yield None
         return
-    if mode == "push" and not remote:
-        raise SettingsError(
-            "--events push needs the remote server (close-mcp serve) for Close to deliver to; "
-            "over stdio use --events follow"
-        )
+    settings.check_events(remote)
     if mode == "follow" and client is None:
         raise SettingsError("--events follow needs a server-wide Close credential (CLOSE_API_KEY)")
     async with run_events(
@@ -171,6 +167,7 @@ async def open_events(
         client,
         Declarations.load().templates,
         keys=KeyRing.load(settings.webhook_keys_path()),
+        state=settings.events_state_path(),
         tolerance=settings.webhook_tolerance,
         max_body=min(settings.webhook_max_body, settings.max_body),
         min_interval=settings.follow_min_interval,

@@ -412,8 +412,10 @@ def _main(argv: list[str] | None) -> None:
             print(where_to_put(args.target), file=sys.stderr)
             print(snippet(args.target, settings))
         elif args.command == "serve" and settings.transport != "stdio":
+            settings.check_events(remote=True)
             anyio.run(run_remote, settings)
         else:
+            settings.check_events(remote=False)
             if not settings.sandbox:
                 settings.require_credential()  # fail fast with one line, before the host starts talking
             anyio.run(run_stdio, settings)

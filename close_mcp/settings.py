@@ -115,6 +115,13 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "owner-only file of webhook signature keys (~/.config/close-mcp/webhook-keys.json)",
     ),
     EnvVar(
+        "events_state",
+        "CLOSE_MCP_EVENTS_STATE",
+        Path,
+        "file keeping the last event position and dedupe window across restarts "
+        "(~/.config/close-mcp/events-state.json)",
+    ),
+    EnvVar(
         "webhook_tolerance",
         "CLOSE_MCP_WEBHOOK_TOLERANCE",
         float,
@@ -174,6 +181,7 @@ class Settings:
     public_url: str | None = None
     webhook_path: str = "/webhooks/close"
     webhook_keys: Path | None = None
+    events_state: Path | None = None
     webhook_tolerance: float = 300.0
     webhook_max_body: int = 1_000_000
     follow_min_interval: float = 1.0
@@ -226,8 +234,29 @@ class Settings:
         nothing until Close delivers) and off over stdio (following spends the user's rate limit)."""
         return self.events or ("push" if remote else "off")
 
-    def webhook_keys_path(self, home: Path | None = None) -> Path:
-        return self.webhook_keys or (home or Path.home()) / ".config" / "close-mcp" / "webhook-keys.json"
+    def check_events(self, remote: bool) -> None:
+        """Refuse an events mode this server cannot run, before anything starts."""
+        mode = self.events_mode(remote)
+        if mode == "push" and not remote:
+            raise SettingsError(
+                "--events push needs the remote server (close-mcp serve) for Close to deliver to; "
+                "over stdio use --events follow"
+            )
+        if mode == "follow" and remote and not (self.sandbox or self.credential()):
+            raise SettingsError("--events follow needs a server-wide Close credential (CLOSE_API_KEY)")
+
+    def webhook_keys_path(self, home: Path | None = None) -> Path | None:
+        """The key file; on the embedded sandbox none unless set (its subscriptions die with it, and
+        must never mix with a real account's keys)."""
+        if self.webhook_keys or self.sandbox:
+            return self.webhook_keys
+        return (home or Path.home()) / ".config" / "close-mcp" / "webhook-keys.json"
+
+    def events_state_path(self, home: Path | None = None) -> Path | None:
+        """Where the follow position and recent event IDs survive a restart (same rule as the keys)."""
+        if self.events_state or self.sandbox:
+            return self.events_state
+        return (home or Path.home()) / ".config" / "close-mcp" / "events-state.json"
 
     def validate(self) -> None:
         if self.output_budget < 1000:

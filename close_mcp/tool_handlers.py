@@ -29,6 +29,7 @@ from close_mcp.confirm import confirm
 from close_mcp.credentials import CredentialSource, MissingCredential
 from close_mcp.discovery import CALL_TOOL, DISCOVERY_TOOLS, ENABLE_TOOLS, WIRE_DISCOVERY_TOOLS, SessionTools
 from close_mcp.errors import APIStatusError, CallContext, CloseError, agent_message
+from close_mcp.events import tools as events_tools
 from close_mcp.events.tools import EventTools
 from close_mcp.executor import Executor
 from close_mcp.manifest import ToolSpec
@@ -208,8 +209,16 @@ class CallTool:
         agent = current_agent(ctx)
         started = time.monotonic()
         refusal = self.events.refusal(name, agent)
+        spec = self.events.specs[name]
+        problem = events_tools.invalid_arguments(name, args)
         if refusal:
             outcome = CallOutcome(error_result(refusal), "refused")
+        elif problem:
+            outcome = CallOutcome(error_result(problem), "invalid")
+        elif spec.access == "destructive" and (
+            unconfirmed := await confirm(ctx, spec, args, self.events.summary(args))
+        ):
+            outcome = CallOutcome(error_result(unconfirmed), "not_confirmed", (args,))
         else:
             try:
                 structured, text = await self.events.call(name, args, lambda: self.client_for(ctx))
@@ -223,8 +232,8 @@ class CallTool:
             except CloseError as exc:
                 message = agent_message(exc, CallContext(name, {}, None, CredentialSource()))
                 outcome = CallOutcome(error_result(message), f"error:{type(exc).__name__}")
-        if self.audit is not None and self.events.specs[name].access != "read":
-            self._record(self.events.specs[name], args, agent, outcome, started)
+        if self.audit is not None and spec.access != "read":
+            self._record(spec, args, agent, outcome, started)
         outcome.result.meta = {**(outcome.result.meta or {}), OUTCOME_META: outcome.label}
         return outcome.result
 

@@ -49,9 +49,16 @@ async def test_subscribe_rotate_and_status_keep_the_key_secret(hooked, tmp_path)
     assert KeyRing.load(keys).accepted_keys(now=time.time() + 7200) == [new_key]
     assert new_key not in out + err
 
+    code, out, err = await run_cli("webhooks", "rotate", "--overlap", "0.001", env=env)
+    assert code == 0 and json.loads(out)["pruned"] == []  # the first rotation's overlap is still on
+    code, out, err = await run_cli("webhooks", "subscribe", env=env)
+    pruned = json.loads(out)["pruned"]
+    assert code == 0 and pruned == [rotated["subscription"]["id"]]  # its short overlap ended: deleted
+    assert pruned[0] not in hooked.sandbox.store().webhooks
+
     code, out, err = await run_cli("webhooks", "status", env=env)
     listed = json.loads(out)["subscriptions"]
-    assert code == 0 and {s["subscription_id"] for s in listed} == {sub_id, rotated["subscription"]["id"]}
+    assert code == 0 and sub_id in {s["subscription_id"] for s in listed} and len(listed) == 2
     assert stored["signature_key"] not in out and new_key not in out
 
 
@@ -67,3 +74,10 @@ async def test_an_unknown_events_mode_is_one_line(tmp_path):
 
     code, _out, err = await run_cli("--sandbox", "tools", env=cli_env(tmp_path, CLOSE_MCP_EVENTS="always"))
     assert code == 2 and "unknown events mode 'always'" in err and "push, follow, off" in err
+
+
+async def test_push_over_stdio_is_refused_with_what_to_use(tmp_path):
+    from cli_helpers import cli_env
+
+    code, _out, err = await run_cli("--sandbox", "--events", "push", env=cli_env(tmp_path))
+    assert code == 2 and "--events follow" in err and "Traceback" not in err

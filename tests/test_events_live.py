@@ -64,7 +64,12 @@ async def test_push_a_subscribed_client_hears_another_clients_change(hooked, tmp
         assert "wait_for_events" not in {
             t.name for t in (await listener.list_tools()).tools
         }  # nothing live yet
-        made = await listener.call_tool("subscribe_webhooks", {"object_types": ["lead"]})
+        unconfirmed = await listener.call_tool("subscribe_webhooks", {"object_types": ["lead"]})
+        assert unconfirmed.is_error and "confirm: true" in unconfirmed.content[0].text
+        assert hooked.sandbox.store().webhooks == {}  # nothing made before the user agrees
+        bad = await listener.call_tool("subscribe_webhooks", {"object_types": ["Lead!"], "confirm": True})
+        assert bad.is_error and "object_types" in bad.content[0].text
+        made = await listener.call_tool("subscribe_webhooks", {"object_types": ["lead"], "confirm": True})
         assert not made.is_error, made.content[0].text
         assert made.structured_content["action"] == "created"
         secret = KeyRing.load(keys).accepted_keys()[0]
@@ -130,7 +135,7 @@ async def test_push_a_500_first_is_retried_and_reaches_subscribers_exactly_once(
         ):
             front.target = server.hook_url
             made = await listener.call_tool(
-                "subscribe_webhooks", {"object_types": ["lead"], "actions": ["updated"]}
+                "subscribe_webhooks", {"object_types": ["lead"], "actions": ["updated"], "confirm": True}
             )
             assert not made.is_error, made.content[0].text
             await listener.subscribe_resource(uri)
@@ -207,7 +212,7 @@ async def test_switching_from_push_to_follow_keeps_one_stream_without_gap_or_rep
         httpx2.AsyncClient(base_url=hooked.base_url, auth=(hooked.api_key, "")) as http,
         CloseClient(Credential(hooked.api_key), hooked.base_url) as close,
     ):
-        made = await listener.call_tool("subscribe_webhooks", {"object_types": ["lead"]})
+        made = await listener.call_tool("subscribe_webhooks", {"object_types": ["lead"], "confirm": True})
         await listener.subscribe_resource(uri)
         hub = server.remote.app.events.hub
         await rename(hooked, lead_id, "Pushed")

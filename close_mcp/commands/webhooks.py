@@ -38,7 +38,12 @@ class WebhooksRequest:
 
 
 async def run_webhooks(settings: Settings, request: WebhooksRequest, out: TextIO = sys.stdout) -> int:
-    ring = KeyRing.load(settings.webhook_keys_path())
+    path = settings.webhook_keys_path()
+    if path is None:
+        raise SettingsError(
+            "set CLOSE_MCP_WEBHOOK_KEYS (--webhook-keys): the file the server reads keys from"
+        )
+    ring = KeyRing.load(path)
     if request.action == "status":
         print(json.dumps({"key_file": str(ring.path), "subscriptions": ring.describe()}, indent=1), file=out)
         return 0

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -63,6 +65,29 @@ def object_uris(templates: list[dict[str, Any]]) -> dict[str, str]:
     return uris
 
 
+async def load_state(hub: EventHub, path: Path) -> None:
+    """The previous run's position and recent event IDs, into the hub's store (a missing or damaged
+    file is a fresh start: follow then begins at the newest event, nothing replayed)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(data.get("high_water"), str):
+        hub.high_water = data["high_water"]
+        await hub.store.put("events:high_water", hub.high_water, hub.dedupe_ttl)
+    for event_id in data.get("recent_ids") or []:
+        await hub.mark_seen(str(event_id))
+
+
+def save_state(hub: EventHub, path: Path) -> None:
+    """Position and the IDs the next run's overlap could re-read (the recent ones), written atomically."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data = {"high_water": hub.high_water, "recent_ids": [e.get("id") for e in hub.recent]}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
 @asynccontextmanager
 async def run_events(
     mode: str,
@@ -78,12 +103,15 @@ async def run_events(
     public_url: str | None = None,
     webhook_path: str = "/webhooks/close",
     hub: EventHub | None = None,
+    state: Path | None = None,
 ) -> AsyncIterator[EventService]:
     """The service for ``mode`` (push: receiver; follow: Event Log follower on ``client``), running.
     Passing the ``hub`` of a previous service switches sources on one stream (no gap, no repeat)."""
     hub = hub or EventHub(store or MemoryStore(), object_uris(templates))
     ring = keys or KeyRing()
     service = EventService(mode, hub, ring, public_url=public_url, webhook_path=webhook_path)
+    if state is not None:
+        await load_state(hub, state)
     async with anyio.create_task_group() as tg:
         if mode == "push":
             service.receiver = WebhookReceiver(hub, ring, tolerance=tolerance, max_body=max_body)
@@ -100,3 +128,5 @@ async def run_events(
             yield service
         finally:
             tg.cancel_scope.cancel()
+            if state is not None:
+                save_state(hub, state)

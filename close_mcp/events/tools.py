@@ -81,6 +81,7 @@ EVENT_TOOLS: dict[str, dict[str, Any]] = {
                 "object_types": {"type": "array", "items": _WORD, "minItems": 1, "maxItems": 30},
                 "actions": {"type": "array", "items": _WORD, "minItems": 1, "maxItems": 10},
                 "rotate": {"type": "boolean"},
+                "confirm": {"type": "boolean", "description": "true once the user agreed"},
             },
             "additionalProperties": False,
         },
@@ -178,6 +179,13 @@ class EventTools:
             if self.handles(n)
             if self.policy.exposes(self.specs[n]) and not self.refusal(n, agent)
         ]
+
+    def summary(self, args: dict[str, Any]) -> str:
+        """What subscribe_webhooks will change, for the confirmation."""
+        kinds = ", ".join(args.get("object_types") or DEFAULT_OBJECT_TYPES)
+        actions = ", ".join(args.get("actions") or DEFAULT_ACTIONS)
+        what = "Replace the signing key of" if args.get("rotate") else "Create or update"
+        return f"{what} the Close webhook subscription sending {kinds} ({actions}) to {self.service.webhook_url}."
 
     async def call(
         self,
