@@ -245,3 +245,22 @@ async def test_a_restarted_follower_resumes_from_the_shared_store(sandbox):
         second = EventHub(store)  # a new process: empty memory, same store
         assert await EventLogFollower(close, second).poll_once() == 1
         assert [e["id"] for e in second.recent] == lead_events(sandbox, lead_id)[-1:]
+
+
+async def test_follow_resumes_after_a_restart_from_its_state_file(sandbox, tmp_path):
+    lead_id = a_lead(sandbox)
+    settings = settings_for_tests(sandbox=True, events_state=tmp_path / "events-state.json", **FOLLOW)
+    updates = Updates()
+    async with connect(sandbox, settings=settings, message_handler=updates) as first:
+        await first.subscribe_resource(f"close://lead/{lead_id}")
+        await rename(sandbox, lead_id, "Before the restart")
+        await updates.wait_for(f"close://lead/{lead_id}")
+        seen = await first.call_tool("wait_for_events", {"lead_id": lead_id, "timeout_seconds": 0})
+    await rename(sandbox, lead_id, "While it was down")
+    async with connect(sandbox, settings=settings) as second:
+        before, down = lead_events(sandbox, lead_id)[-2:]
+        got = await second.call_tool(
+            "wait_for_events", {"lead_id": lead_id, "timeout_seconds": 30, "after_event_id": before}
+        )
+        assert [e["id"] for e in got.structured_content["events"]] == [down]  # the missed one, once
+    assert seen.structured_content["timed_out"]
