@@ -21,13 +21,16 @@ from close_mcp.audit import AuditLog
 from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential
+from close_mcp.events.keyring import KeyRing
+from close_mcp.events.service import EventService, run_events
+from close_mcp.events.tools import MIRRORS, EventTools
 from close_mcp.executor import Executor
 from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider, streamable_client_gone
 from close_mcp.idempotency import IdempotencyKeys
 from close_mcp.manifest import ToolSpec, load_manifests
 from close_mcp.mcp_server import build_server
 from close_mcp.policy import AccessPolicy, GrantFile, select_tools
-from close_mcp.protocol import LogLevels, ProtocolHandlers
+from close_mcp.protocol import Declarations, LogLevels, ProtocolHandlers
 from close_mcp.ratelimit import RateLimiter
 from close_mcp.settings import Settings
 from close_mcp.settings_error import SettingsError
@@ -64,6 +67,7 @@ class App:
     tracker: CallTracker
     server: Server[Any]
     shared: SharedState | None = None  # the store, buckets and streams replicas share (--redis-url)
+    events: EventService | None = None
 
 
 @dataclass
@@ -116,6 +120,7 @@ def assemble(
     audit: AuditLog | None = None,
     store: SharedStore | None = None,
     client_gone: ClientGone | None = None,
+    events: EventService | None = None,
 ) -> App:
     """Wire the server from its parts; no I/O. ``store`` keeps what replicas may share (idempotency
     records); the one-process ``MemoryStore`` by default."""
@@ -134,8 +139,18 @@ def assemble(
         )
 
     levels = LogLevels()
+    event_tools = (
+        EventTools(events, {s.name: s for s in specs if s.name in MIRRORS.values()}, policy)
+        if events is not None
+        else None
+    )
     protocol = ProtocolHandlers(
-        client_for, executor.schema, settings.output_budget, allowed, log_levels=levels
+        client_for,
+        executor.schema,
+        settings.output_budget,
+        allowed,
+        log_levels=levels,
+        events=events,
     )
     keys = IdempotencyKeys(store if store is not None else MemoryStore())
     call_tool = CallTool(
@@ -148,9 +163,40 @@ def assemble(
         log_levels=levels,
         keys=keys,
         client_gone=client_gone,
+        events=event_tools,
     )
-    server = build_server(ListTools(catalog, policy), call_tool, protocol)
-    return App(settings, specs, policy, audit, executor, tracker, server)
+    server = build_server(ListTools(catalog, policy, event_tools), call_tool, protocol)
+    return App(settings, specs, policy, audit, executor, tracker, server, events=events)
+
+
+@asynccontextmanager
+async def open_events(
+    settings: Settings, remote: bool, client: CloseClient | None, store: SharedStore | None = None
+) -> AsyncIterator[EventService | None]:
+    """The live-events service the settings ask for (``--events``), running; None when off. Events are
+    deduplicated through ``store`` (the replicas' shared store when there is one)."""
+    mode = settings.events_mode(remote)
+    if mode == "off":
+        yield None
+        return
+    settings.check_events(remote)
+    if mode == "follow" and client is None:
+        raise SettingsError("--events follow needs a server-wide Close credential (CLOSE_API_KEY)")
+    async with run_events(
+        mode,
+        client,
+        Declarations.load().templates,
+        store=store,
+        keys=KeyRing.load(settings.webhook_keys_path()),
+        state=settings.events_state_path(),
+        tolerance=settings.webhook_tolerance,
+        max_body=min(settings.webhook_max_body, settings.max_body),
+        min_interval=settings.follow_min_interval,
+        max_interval=settings.follow_max_interval,
+        public_url=settings.public_url,
+        webhook_path=settings.webhook_path,
+    ) as service:
+        yield service
 
 
 @asynccontextmanager
@@ -170,13 +216,16 @@ async def open_local_app(
     assert upstream.credential is not None
     async with open_shared_state(settings) as shared:
         client_options.setdefault("limiter", RateLimiter(shared=shared.limits))
-        async with CloseClient(
-            upstream.credential,
-            upstream.base_url,
-            wait_budget=settings.wait_budget,
-            timeout=settings.http_timeout,
-            **client_options,
-        ) as client:
+        async with (
+            CloseClient(
+                upstream.credential,
+                upstream.base_url,
+                wait_budget=settings.wait_budget,
+                timeout=settings.http_timeout,
+                **client_options,
+            ) as client,
+            open_events(settings, False, client, shared.store) as events,
+        ):
             app = assemble(
                 settings,
                 lambda _ctx: nullcontext(client),
@@ -184,6 +233,7 @@ async def open_local_app(
                 policy=policy,
                 audit=audit,
                 store=store if store is not None else shared.store,
+                events=events,
             )
             app.shared = shared
             yield app
@@ -229,6 +279,10 @@ async def open_remote_app(
         stack.push_async_callback(pool.aclose)
         if config.oauth is not None:
             stack.push_async_callback(config.oauth.aclose)
+        follow_client = None
+        if settings.events_mode(True) == "follow" and config.server_credential is not None:
+            follow_client = await stack.enter_async_context(pool.lease(config.server_credential))
+        events = await stack.enter_async_context(open_events(settings, True, follow_client, shared.store))
         client_for = config.oauth.clients.provider() if config.oauth else pooled_client_provider(pool, config)
         app = assemble(
             settings,
@@ -238,6 +292,7 @@ async def open_remote_app(
             audit=audit,
             store=store if store is not None else shared.store,
             client_gone=streamable_client_gone,
+            events=events,
         )
         if config.oauth is not None:
             from close_mcp.oauth.step_up import scope_needed_by
@@ -245,6 +300,11 @@ async def open_remote_app(
             config.oauth.needed_scope = scope_needed_by(app.specs, app.policy)
         app.shared = shared
         asgi = build_remote_app(
-            app.server, config, len(app.specs), event_store=shared.events, shared_health=shared.health
+            app.server,
+            config,
+            len(app.specs),
+            event_store=shared.events,
+            shared_health=shared.health,
+            events=events,
         )
         yield RemoteApp(app, asgi, config, pool)

@@ -1,5 +1,5 @@
 """Command line: ``close-mcp`` (stdio server), ``serve`` (remote), ``sandbox``, ``tools``, ``call``,
-``doctor``, ``config``, ``hash-token``.
+``doctor``, ``config``, ``webhooks``, ``hash-token``.
 
 Parses flags, hands them to :meth:`Settings.load` (the one reader of the environment) and runs
 what :mod:`close_mcp.app` builds. Configuration problems end in one line on stderr and exit 2.
@@ -75,6 +75,19 @@ def _common() -> argparse.ArgumentParser:
     )
     add("--policy", type=Path, help="per-agent grants file, TOML or JSON; env CLOSE_MCP_POLICY")
     add(
+        "--events",
+        choices=["push", "follow", "off"],
+        help="live Close events as MCP resources and wait_for_events: push (webhooks to serve; its "
+        "default), follow (poll the Event Log; no public URL needed), off (the stdio default); "
+        "env CLOSE_MCP_EVENTS",
+    )
+    add(
+        "--public-url",
+        help="this server's public URL (behind a proxy): the OAuth issuer and where Close delivers "
+        "webhooks; env CLOSE_MCP_PUBLIC_URL",
+    )
+    add("--webhook-keys", type=Path, help="owner-only webhook key file; env CLOSE_MCP_WEBHOOK_KEYS")
+    add(
         "--audit-log",
         help="JSON-lines audit file ('off' to disable); env CLOSE_MCP_AUDIT_LOG. "
         "Default: off for stdio, close-mcp-audit.jsonl for serve",
@@ -107,9 +120,6 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
         default=None,
         help="users sign in with Close (OAuth 2.1 for MCP hosts); env CLOSE_MCP_OAUTH",
     )
-    add(
-        "--public-url", help="the URL clients reach this server at (behind a proxy); env CLOSE_MCP_PUBLIC_URL"
-    )
     add("--tokens-file", type=Path, help="file of '<agent> sha256:<hex>' lines (see `close-mcp hash-token`)")
     add(
         "--allowed-hosts",
@@ -119,6 +129,7 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
     add("--allowed-origins", type=lambda raw: [o for o in raw.split(",") if o])
     add("--max-body", type=int, help="max request body bytes (default 1000000)")
     add("--session-timeout", type=float, help="idle seconds before a session expires (default 1800)")
+    add("--webhook-path", help="path of the webhook receiver (default /webhooks/close)")
     add(
         "--no-client-keys",
         dest="client_keys",
@@ -203,6 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the key, reachability, rate limits, scope and host configuration; say what to fix",
         **with_env,
     )
+    hooks = sub.add_parser(
+        "webhooks",
+        help="create/update (subscribe), rotate or show (status) this server's Close webhook subscription",
+        **with_env,
+    )
+    hooks.add_argument("hooks_action", choices=["subscribe", "rotate", "status"])
+    hooks.add_argument(
+        "--object-types",
+        type=lambda raw: tuple(t.strip() for t in raw.split(",") if t.strip()),
+        help="comma list (default lead,contact,opportunity,task.lead)",
+    )
+    hooks.add_argument(
+        "--actions",
+        type=lambda raw: tuple(t.strip() for t in raw.split(",") if t.strip()),
+        help="comma list (default created,updated,deleted)",
+    )
+    hooks.add_argument("--overlap", type=float, help="rotate: seconds the old key stays valid (86400)")
     from close_mcp.commands.host_config import HOSTS
 
     config = sub.add_parser(
@@ -358,7 +386,7 @@ def _main(argv: list[str] | None) -> None:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.load(flags=_flags(args))
-        interactive = args.command in ("call", "doctor", "config", "tools")
+        interactive = args.command in ("call", "doctor", "config", "tools", "webhooks")
         logging.basicConfig(
             stream=sys.stderr,
             level=settings.log_level,
@@ -394,14 +422,29 @@ def _main(argv: list[str] | None) -> None:
             from close_mcp.commands.doctor import run_doctor
 
             raise SystemExit(anyio.run(run_doctor, settings))
+        elif args.command == "webhooks":
+            from close_mcp.commands.webhooks import WebhooksRequest, run_webhooks
+
+            given = {
+                k: v
+                for k, v in (
+                    ("object_types", args.object_types),
+                    ("actions", args.actions),
+                    ("overlap", args.overlap),
+                )
+                if v
+            }
+            raise SystemExit(anyio.run(run_webhooks, settings, WebhooksRequest(args.hooks_action, **given)))
         elif args.command == "config":
             from close_mcp.commands.host_config import snippet, where_to_put
 
             print(where_to_put(args.target), file=sys.stderr)
             print(snippet(args.target, settings))
         elif args.command == "serve" and settings.transport != "stdio":
+            settings.check_events(remote=True)
             anyio.run(run_remote, settings)
         else:
+            settings.check_events(remote=False)
             if not settings.sandbox:
                 settings.require_credential()  # fail fast with one line, before the host starts talking
             anyio.run(run_stdio, settings)

@@ -38,6 +38,7 @@ from close_mcp.client import CloseClient
 from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential, MissingCredential
 from close_mcp.event_store import MemoryEventStore, RedisEventStore, SessionStreams
+from close_mcp.events.service import EventService
 from close_mcp.sessions import evict_longest_idle
 from close_mcp.settings import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT, Settings
 from close_mcp.settings_error import SettingsError
@@ -233,11 +234,15 @@ class BodyLimit:
     is refused at once; a body without one (chunked) is read up to the limit first and handed on only
     if it fits, so an oversized stream is a 413 too, never an error inside the app."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, own_limit: frozenset[str] = frozenset()) -> None:
+        self.app, self.max_bytes, self.own_limit = (
+            app,
+            max_bytes,
+            own_limit,
+        )  # paths that limit (and count) themselves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.own_limit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
@@ -284,12 +289,14 @@ def build_remote_app(
     *,
     event_store: MemoryEventStore | RedisEventStore | None = None,
     shared_health: Callable[[], dict[str, Any]] | None = None,
+    events: EventService | None = None,
 ) -> ASGIApp:
     """``/mcp`` and ``/sse`` + ``/messages/`` behind the configured auth: none (loopback only), the
     operator's bearer tokens, or OAuth (:mod:`close_mcp.oauth`). With auth, every 401 names the
     Protected Resource Metadata (RFC 9728) in ``WWW-Authenticate: Bearer resource_metadata=…``.
     With ``event_store`` (stateful streamable HTTP) clients resume their streams with ``Last-Event-ID``,
-    on any replica sharing the store; ``shared_health`` reports the shared state."""
+    on any replica sharing the store; ``shared_health`` reports the shared state; with ``events`` the
+    webhook receiver is mounted (Close signs its deliveries; no bearer token applies)."""
     security = config.security()
     oauth = config.oauth
     verifier: TokenVerifier | None = (
@@ -328,9 +335,18 @@ def build_remote_app(
         }
         if "warning" in shared:
             body["warnings"] = [shared["warning"]]
+        if events is not None:
+            body["events"] = events.stats()
         return JSONResponse(body)
 
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if events is not None and events.receiver is not None:
+        routes.append(Route(events.webhook_path, events.receiver.handle, methods=["POST"]))
     resumable = event_store if not config.stateless and config.transport != "sse" else None
+
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if events is not None and events.receiver is not None:  # Close signs; no bearer token applies
+        routes.append(Route(events.webhook_path, events.receiver.handle, methods=["POST"]))
 
     app = server.streamable_http_app(
         streamable_http_path=STREAMABLE_PATH,
@@ -345,7 +361,7 @@ def build_remote_app(
         auth=auth,
         token_verifier=verifier,
         auth_server_provider=oauth.provider if oauth is not None else None,
-        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
+        custom_starlette_routes=routes,
     )
     if not config.stateless:
         evict_longest_idle(server.session_manager)
@@ -378,4 +394,9 @@ def build_remote_app(
             ]
         )
     served: ASGIApp = SessionStreams(app, resumable) if resumable is not None else app
-    return BodyLimit(served, config.max_body_bytes) if isinstance(app, Starlette) else served
+    own = (
+        frozenset({events.webhook_path})
+        if events is not None and events.receiver is not None
+        else frozenset()
+    )
+    return BodyLimit(served, config.max_body_bytes, own) if isinstance(app, Starlette) else served

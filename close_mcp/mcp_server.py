@@ -67,4 +67,6 @@ def _server(list_tools: ListTools, call_tool: CallTool, protocol: ProtocolHandle
         on_get_prompt=protocol.get_prompt,
         on_completion=protocol.complete,
         on_set_logging_level=protocol.set_level,
+        on_subscribe_resource=protocol.subscribe,  # declares resources.subscribe
+        on_unsubscribe_resource=protocol.unsubscribe,
     )

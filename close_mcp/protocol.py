@@ -24,6 +24,8 @@ from mcp.shared.exceptions import MCPError
 from close_mcp.client import CloseClient
 from close_mcp.discovery import connection_of
 from close_mcp.errors import CloseError, NotFound
+from close_mcp.events.hub import RECENT, EventFilter
+from close_mcp.events.service import EventService
 from close_mcp.manifest import manifest_dir
 from close_mcp.org_schema import OrgSchema
 from close_mcp.plan import fill_path
@@ -35,6 +37,10 @@ ClientProvider = Callable[[Context], AbstractAsyncContextManager[CloseClient]]
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _ID = re.compile(r"^[a-z]+_[A-Za-z0-9]+$")
 MAX_COMPLETIONS = 20
+EVENTS_OFF = (
+    "no live Close events on this server: the operator can start close-mcp with --events follow, or "
+    "on the remote server subscribe Close's webhooks (close-mcp webhooks subscribe)."
+)
 
 
 _LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
@@ -78,14 +84,20 @@ class ProtocolHandlers:
         allowed: Callable[[Context, str], str | None],
         declared: Declarations | None = None,
         log_levels: LogLevels | None = None,
+        events: EventService | None = None,
     ) -> None:
         self.client_for, self.schema, self.output_budget = client_for, schema, output_budget
         self.allowed = allowed  # (ctx, tool name) -> why the agent may not use that tool, or None
         self.declared = declared or Declarations.load()
         self.log_levels = log_levels or LogLevels()
+        self.events = events  # live events (None: off): the ``events`` resources and subscriptions
 
     def _visible(self, ctx: Context, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [e for e in entries if self.allowed(ctx, e["tool"]) is None]
+        return [
+            e
+            for e in entries
+            if self.allowed(ctx, e["tool"]) is None and (not e.get("events") or self._live())
+        ]
 
     # ----- resources -----------------------------------------------------------------------
     async def list_resources(
@@ -129,14 +141,55 @@ class ProtocolHandlers:
             code=types.INVALID_PARAMS, message=f"Unknown resource {uri!r}; resources/list shows them."
         )
 
-    async def read_resource(
-        self, ctx: Context, params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult:
-        uri = str(params.uri)
+    def _live(self) -> bool:
+        return self.events is not None and self.events.live
+
+    def _allowed_match(self, ctx: Context, uri: str) -> tuple[dict[str, Any], dict[str, str]]:
         declared, values = self._match(uri)
         refused = self.allowed(ctx, declared["tool"])
         if refused:
             raise MCPError(code=types.INVALID_PARAMS, message=f"{uri}: {refused}")
+        if declared.get("events") and not self._live():
+            raise MCPError(code=types.INVALID_PARAMS, message=f"{uri}: {EVENTS_OFF}")
+        return declared, values
+
+    def _read_events(self, uri: str, values: dict[str, str]) -> types.ReadResourceResult:
+        assert self.events is not None
+        text = self.events.hub.render_recent(EventFilter(lead_id=values.get("lead_id")))
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
+        )
+
+    # ----- subscriptions -------------------------------------------------------------------
+    async def subscribe(self, ctx: Context, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        """``resources/subscribe``: ``notifications/resources/updated`` for this URI on every event that
+        concerns it (``close://events/recent``: every event; an object: its events and, for a lead, those
+        of its contacts, opportunities, tasks and activities)."""
+        uri = str(params.uri)
+        self._allowed_match(ctx, uri)
+        if self.events is None or not self.events.live:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"{uri}: {EVENTS_OFF}")
+        hub = self.events.hub
+        if uri != RECENT and not uri.startswith(("close://events/", *hub.object_uris.values())):
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"{uri}: does not change with Close events; subscribe to {RECENT} or an object.",
+            )
+        hub.subscribe(connection_of(ctx.session), uri)
+        return types.EmptyResult()
+
+    async def unsubscribe(self, ctx: Context, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        if self.events is not None:
+            self.events.hub.unsubscribe(connection_of(ctx.session), str(params.uri))
+        return types.EmptyResult()
+
+    async def read_resource(
+        self, ctx: Context, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        declared, values = self._allowed_match(ctx, uri)
+        if declared.get("events"):
+            return self._read_events(uri, values)
         path = fill_path(declared["path"], values)
         try:
             async with self.client_for(ctx) as client:

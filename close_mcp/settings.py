@@ -28,6 +28,7 @@ DEFAULT_OAUTH_AUTHORIZE_URL = "https://app.close.com/oauth2/authorize/"
 DEFAULT_OAUTH_TOKEN_URL = "https://api.close.com/oauth2/token/"
 Transport = Literal["http", "sse", "streamable-http", "stdio"]
 TRANSPORTS: tuple[Transport, ...] = ("http", "sse", "streamable-http", "stdio")
+EVENT_MODES = ("push", "follow", "off")
 
 
 def _number(name: str, raw: str, kind: Callable[[str], Any]) -> Any:
@@ -123,7 +124,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "redis://host:6379/0: replicas share rate limits, records and session streams there",
     ),
     EnvVar(
-        "public_url", "CLOSE_MCP_PUBLIC_URL", str, "serve: the URL clients reach this server at (a proxy's)"
+        "public_url",
+        "CLOSE_MCP_PUBLIC_URL",
+        str,
+        "serve: public URL of this server (OAuth metadata, webhook target)",
     ),
     EnvVar(
         "oauth", "CLOSE_MCP_OAUTH", _flag, "serve: 1 = users sign in with Close (OAuth) instead of tokens"
@@ -142,6 +146,39 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("oauth_store", "CLOSE_MCP_OAUTH_STORE", Path, "serve --oauth: encrypted grants file (owner-only)"),
     EnvVar(
         "oauth_key", "CLOSE_MCP_OAUTH_KEY", str, "serve --oauth: Fernet key for the grants (else a key file)"
+    ),
+    EnvVar(
+        "events",
+        "CLOSE_MCP_EVENTS",
+        str.lower,
+        "live Close events: push (webhooks; default for serve), follow (poll the Event Log), off "
+        "(default for stdio)",
+    ),
+    EnvVar("webhook_path", "CLOSE_MCP_WEBHOOK_PATH", str, "serve: path of the webhook receiver"),
+    EnvVar(
+        "webhook_keys",
+        "CLOSE_MCP_WEBHOOK_KEYS",
+        Path,
+        "owner-only file of webhook signature keys (~/.config/close-mcp/webhook-keys.json)",
+    ),
+    EnvVar(
+        "events_state",
+        "CLOSE_MCP_EVENTS_STATE",
+        Path,
+        "file keeping the last event position and dedupe window across restarts "
+        "(~/.config/close-mcp/events-state.json)",
+    ),
+    EnvVar(
+        "webhook_tolerance",
+        "CLOSE_MCP_WEBHOOK_TOLERANCE",
+        float,
+        "seconds a webhook's close-sig-timestamp may differ from now (300)",
+    ),
+    EnvVar(
+        "follow_max_interval",
+        "CLOSE_MCP_FOLLOW_MAX_INTERVAL",
+        float,
+        "follow: longest pause between Event Log polls when idle, seconds (30)",
     ),
 )
 
@@ -198,6 +235,15 @@ class Settings:
     oauth_token_url: str = DEFAULT_OAUTH_TOKEN_URL
     oauth_store: Path | None = None  # None = ~/.close-mcp/oauth-grants.json
     oauth_key: str | None = None
+    # live events (close_mcp/events): None = the mode's default (push for serve, off for stdio)
+    events: str | None = None
+    webhook_path: str = "/webhooks/close"
+    webhook_keys: Path | None = None
+    events_state: Path | None = None
+    webhook_tolerance: float = 300.0
+    webhook_max_body: int = 1_000_000
+    follow_min_interval: float = 1.0
+    follow_max_interval: float = 30.0
 
     @classmethod
     def load(
@@ -241,6 +287,35 @@ class Settings:
         where = self.audit_log or default
         return None if not where or where == "off" else Path(where)
 
+    def events_mode(self, remote: bool) -> str:
+        """``push``, ``follow`` or ``off``: as set, else push when serving remotely (the receiver costs
+        nothing until Close delivers) and off over stdio (following spends the user's rate limit)."""
+        return self.events or ("push" if remote else "off")
+
+    def check_events(self, remote: bool) -> None:
+        """Refuse an events mode this server cannot run, before anything starts."""
+        mode = self.events_mode(remote)
+        if mode == "push" and not remote:
+            raise SettingsError(
+                "--events push needs the remote server (close-mcp serve) for Close to deliver to; "
+                "over stdio use --events follow"
+            )
+        if mode == "follow" and remote and not (self.sandbox or self.credential()):
+            raise SettingsError("--events follow needs a server-wide Close credential (CLOSE_API_KEY)")
+
+    def webhook_keys_path(self, home: Path | None = None) -> Path | None:
+        """The key file; on the embedded sandbox none unless set (its subscriptions die with it, and
+        must never mix with a real account's keys)."""
+        if self.webhook_keys or self.sandbox:
+            return self.webhook_keys
+        return (home or Path.home()) / ".config" / "close-mcp" / "webhook-keys.json"
+
+    def events_state_path(self, home: Path | None = None) -> Path | None:
+        """Where the follow position and recent event IDs survive a restart (same rule as the keys)."""
+        if self.events_state or self.sandbox:
+            return self.events_state
+        return (home or Path.home()) / ".config" / "close-mcp" / "events-state.json"
+
     def validate(self) -> None:
         if self.output_budget < 1000:
             raise SettingsError("the output budget must be at least 1000 characters")
@@ -267,6 +342,16 @@ class Settings:
                 "--oauth needs your Close OAuth app: set CLOSE_OAUTH_CLIENT_ID and CLOSE_OAUTH_CLIENT_SECRET "
                 "(Close: Settings → Developer → OAuth Apps), or add --sandbox to try it on the sandbox"
             )
+        if self.events is not None and self.events not in EVENT_MODES:
+            raise SettingsError(f"unknown events mode {self.events!r}; choose from: {', '.join(EVENT_MODES)}")
+        if not self.webhook_path.startswith("/") or self.webhook_path.startswith(
+            ("/mcp", "/sse", "/messages")
+        ):
+            raise SettingsError("CLOSE_MCP_WEBHOOK_PATH must start with / and not collide with /mcp, /sse")
+        if self.webhook_tolerance <= 0:
+            raise SettingsError("CLOSE_MCP_WEBHOOK_TOLERANCE must be positive")
+        if not 0 < self.follow_min_interval <= self.follow_max_interval:
+            raise SettingsError("CLOSE_MCP_FOLLOW_MAX_INTERVAL must be at least the minimum interval (1 s)")
         if self.public_url is not None and not self.public_url.startswith(
             ("https://", "http://127.0.0.1", "http://localhost")
         ):

@@ -29,6 +29,8 @@ from close_mcp.confirm import confirm
 from close_mcp.credentials import CredentialSource, MissingCredential
 from close_mcp.discovery import CALL_TOOL, DISCOVERY_TOOLS, ENABLE_TOOLS, WIRE_DISCOVERY_TOOLS, SessionTools
 from close_mcp.errors import APIStatusError, CallContext, CloseError, agent_message
+from close_mcp.events import tools as events_tools
+from close_mcp.events.tools import EventTools
 from close_mcp.executor import Executor, ToolOutput
 from close_mcp.manifest import ToolSpec
 from close_mcp.plan import RequestPlan
@@ -125,8 +127,8 @@ class CallOutcome:
 class ListTools:
     """``tools/list``: the tools the policy exposes to the calling agent."""
 
-    def __init__(self, catalog: ToolCatalog, policy: AccessPolicy) -> None:
-        self.catalog, self.policy = catalog, policy
+    def __init__(self, catalog: ToolCatalog, policy: AccessPolicy, events: EventTools | None = None) -> None:
+        self.catalog, self.policy, self.events = catalog, policy, events
 
     async def __call__(
         self, ctx: Context, params: types.PaginatedRequestParams | None
@@ -137,6 +139,8 @@ class ListTools:
         tools = [self.catalog.wire[s.name] for s in specs if self.policy.visible_to(s, agent, enabled)]
         if self.policy.has_discoverable(specs):
             tools += WIRE_DISCOVERY_TOOLS.values()
+        if self.events is not None:
+            tools += self.events.listed(agent)
         return types.ListToolsResult(tools=tools)
 
 
@@ -154,6 +158,7 @@ class CallTool:
         log_levels: LogLevels | None = None,
         keys: idempotency.IdempotencyKeys | None = None,
         client_gone: ClientGone | None = None,
+        events: EventTools | None = None,
     ) -> None:
         self.catalog, self.executor, self.client_for = catalog, executor, client_for
         self.keys = keys or idempotency.IdempotencyKeys(MemoryStore())
@@ -161,10 +166,13 @@ class CallTool:
         self.policy, self.audit = policy, audit
         self.tracker = tracker or CallTracker()
         self.log_levels = log_levels
+        self.events = events
 
     async def __call__(self, ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         if params.name in DISCOVERY_TOOLS and self.policy.has_discoverable(self.catalog.specs):
             return await self._discovery(ctx, params.name, dict(params.arguments or {}))
+        if self.events is not None and self.events.handles(params.name):
+            return await self._event_tool(ctx, params.name, dict(params.arguments or {}))
         spec = self.catalog.resolve(params.name)
         if spec is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
@@ -247,6 +255,41 @@ class CallTool:
             return ok_result(outcome, render(outcome))
         found = discovery.find(specs, self.policy, agent, enabled, args)
         return ok_result(found, render(found))
+
+    async def _event_tool(self, ctx: Context, name: str, args: dict[str, Any]) -> types.CallToolResult:
+        """wait_for_events / subscribe_webhooks: policy as their mirrored tool; the subscription change
+        is audited like any destructive call (its result never carries the signature key)."""
+        assert self.events is not None
+        agent = current_agent(ctx)
+        started = time.monotonic()
+        refusal = self.events.refusal(name, agent)
+        spec = self.events.specs[name]
+        problem = events_tools.invalid_arguments(name, args)
+        if refusal:
+            outcome = CallOutcome(error_result(refusal), "refused")
+        elif problem:
+            outcome = CallOutcome(error_result(problem), "invalid")
+        elif spec.access == "destructive" and (
+            unconfirmed := await confirm(ctx, spec, args, self.events.summary(args))
+        ):
+            outcome = CallOutcome(error_result(unconfirmed), "not_confirmed", (args,))
+        else:
+            try:
+                structured, text = await self.events.call(name, args, lambda: self.client_for(ctx))
+                outcome = (
+                    CallOutcome(error_result(text), "invalid")
+                    if structured is None
+                    else CallOutcome(ok_result(structured, text), "ok", (structured,))
+                )
+            except MissingCredential as exc:
+                outcome = CallOutcome(error_result(str(exc)), "no_credential")
+            except CloseError as exc:
+                message = agent_message(exc, CallContext(name, {}, None, CredentialSource()))
+                outcome = CallOutcome(error_result(message), f"error:{type(exc).__name__}")
+        if self.audit is not None and spec.access != "read":
+            self._record(spec, args, agent, outcome, started)
+        outcome.result.meta = {**(outcome.result.meta or {}), OUTCOME_META: outcome.label}
+        return outcome.result
 
     async def run(self, ctx: Context, spec: ToolSpec, args: dict[str, Any], agent: str) -> CallOutcome:
         refusal = self.policy.refusal(spec, agent)
