@@ -230,7 +230,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
 
 
 def _advertised_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    shown = wire_schema(schema)
+    shown: dict[str, Any] = wire_schema(schema)
     shown["properties"] = advertised(shown["properties"])
     return shown
 
