@@ -23,7 +23,7 @@ from close_mcp.tool_arguments import STANDARD_ARGUMENTS, advertised, standard_ar
 
 Location = Literal["path", "query", "body", "body_custom"]
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-_SKIP_FILES = {"manifest.schema.json", "definitions.json", "_protocol.json"}
+_SKIP_FILES = {"manifest.schema.json", "definitions.json", "_protocol.json", "_not_tools.json"}
 SERVER_TOOL_NAMES = frozenset({"find_tools", "enable_tools", "call_tool"})  # close_mcp.discovery's own tools
 
 

@@ -23,9 +23,9 @@ INSTRUCTIONS = (
     "such tools need the user's confirmation. "
     "IDs carry their kind as a prefix (lead_, cont_, oppo_, acti_, task_, user_, stat_, cf_, …); an argument "
     "named x_id takes the ID of an x, found with list_xs (statuses: list_lead_statuses, list_pipelines; the "
-    "organization: get_current_user). Dates are ISO-8601: 2026-03-01 or 2026-03-01T15:00:00Z. custom takes "
-    "custom field values by name or cf_ ID (list_*_custom_fields gives names, types and choices); null "
-    "clears a value. On update, emails, phones, urls and addresses replace the whole list. "
+    "organization: get_current_user). Dates are ISO-8601: 2026-03-01 or 2026-03-01T15:00:00Z; phones E.164 "
+    '(+15125551234). custom takes custom field values by name or cf_ ID, e.g. {"Industry": "Software"} '
+    "(list_*_custom_fields gives names, types and choices); null clears a value. On update, emails, phones, urls and addresses replace the whole list. "
     + STANDARD_ARGUMENTS_TEXT
 )
 

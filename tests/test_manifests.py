@@ -226,3 +226,33 @@ def _load_errors_with_shipped(directory: Path) -> str:
     with pytest.raises(ManifestError) as err:
         load_manifests(directory)
     return str(err.value)
+
+
+OPERATIONS = ROOT.parent / "shared" / "reference" / "close-operations.md"
+NOT_TOOLS = manifest_dir() / "_not_tools.json"
+
+
+def _normal(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def test_every_close_operation_is_a_tool_or_deliberately_not_one():
+    """close-operations.md is Close's whole API; each operation is a tool or listed, with its reason, in
+    _not_tools.json. Listing a tool there fails too, so the file stays the true list of exceptions."""
+    if not OPERATIONS.exists():
+        pytest.skip(f"{OPERATIONS} not found (../shared is beside the repository in CI)")
+    operations = {
+        f"{m} {_normal(p)}"
+        for m, p in re.findall(r"^(GET|POST|PUT|PATCH|DELETE) (/\S*) \|", OPERATIONS.read_text(), re.M)
+    }
+    assert len(operations) == 297
+    tools = {f"{s.method} {_normal(s.path)}" for s in SPECS}
+    declared = json.loads(NOT_TOOLS.read_text())["operations"]
+    not_tools = {_normal(op): reason for op, reason in declared.items()}
+    assert all(len(reason) > 40 for reason in not_tools.values()), "each entry says why"
+    assert not_tools, "the list of deliberate exceptions is read (an empty list proves nothing)"
+    assert not (unknown := set(not_tools) - operations), f"not Close operations: {sorted(unknown)}"
+    assert not (both := set(not_tools) & tools), f"tools now, remove from _not_tools.json: {sorted(both)}"
+    missing = sorted(operations - tools - set(not_tools))
+    assert not missing, "neither a tool nor in _not_tools.json:\n" + "\n".join(missing)
+    assert not (extra := tools - operations), f"tools for no Close operation: {sorted(extra)}"

@@ -57,8 +57,8 @@ def _ids_on_lead(call: Call, kind: str, lead_id: str) -> set[str]:
     return {a["id"] for a in call.store.children_of(lead_id)["activities"] if a["_type"] == kind}
 
 
-def _read_cases(tool_prefix: str, kind: str, id_arg: str, *, plural: str) -> None:
-    """The list (by lead: exactly that lead's objects of the type) and get cases of one type."""
+def _list_case(kind: str, plural: str) -> None:
+    """The list of one type, by lead: exactly that lead's objects of the type."""
 
     async def list_case(call: Call) -> None:
         lead_id = _of(call, kind)["lead_id"]
@@ -66,12 +66,18 @@ def _read_cases(tool_prefix: str, kind: str, id_arg: str, *, plural: str) -> Non
         expected = _ids_on_lead(call, kind, lead_id)
         assert expected and {a["id"] for a in page["items"]} == expected
 
+    case(f"list_{plural}", writes=False)(list_case)
+
+
+def _read_cases(tool_prefix: str, kind: str, id_arg: str, *, plural: str) -> None:
+    """The list and get cases of one type."""
+    _list_case(kind, plural)
+
     async def get_case(call: Call) -> None:
         obj = _of(call, kind)
         got = await call(f"get_{tool_prefix}", {id_arg: obj["id"]})
         assert got["id"] == obj["id"] and got["_type"] == kind
 
-    case(f"list_{plural}", writes=False)(list_case)
     case(f"get_{tool_prefix}", writes=False)(get_case)
 
 
@@ -96,6 +102,9 @@ for _prefix, _kind, _arg, _plural in [
     ("import_update", "ImportUpdate", "activity_id", "import_updates"),
 ]:
     _read_cases(_prefix, _kind, _arg, plural=_plural)
+
+for _kind, _plural in [("Note", "notes"), ("Call", "calls"), ("Email", "emails")]:  # their get cases: below
+    _list_case(_kind, _plural)
 
 for _tool, _kind, _arg in [
     ("delete_note", "Note", "note_id"),

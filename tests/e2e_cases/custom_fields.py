@@ -31,7 +31,12 @@ KINDS = {  # tool kind -> (collection, owner field, owner collection)
 }
 
 
+OBJECT_KINDS = ("lead", "contact", "opportunity")  # their fields live in store.custom_fields[kind]
+
+
 def _stored(call: Call, kind: str) -> dict[str, Any]:
+    if kind in OBJECT_KINDS:
+        return call.store.custom_fields[kind]
     return call.store.collection(KINDS[kind][0])
 
 
@@ -48,7 +53,7 @@ async def _get(call: Call, kind: str) -> None:
 
 
 async def _create(call: Call, kind: str) -> None:
-    _collection, owner, owners = KINDS[kind]
+    _collection, owner, owners = KINDS.get(kind, ("", None, None))
     args: dict[str, Any] = {"name": "Outcome", "type": "choices", "choices": ["Won", "Lost"]}
     if owner and owners:
         args[owner] = next(iter(call.store.collection(owners)))
@@ -76,6 +81,13 @@ for _kind in KINDS:
     case(f"list_{_kind}_custom_fields", writes=False)(lambda call, kind=_kind: _list(call, kind))
     case(f"get_{_kind}_custom_field", writes=False)(lambda call, kind=_kind: _get(call, kind))
     case(f"create_{_kind}_custom_field")(lambda call, kind=_kind: _create(call, kind))
+    case(f"update_{_kind}_custom_field")(lambda call, kind=_kind: _update(call, kind))
+    case(f"delete_{_kind}_custom_field")(lambda call, kind=_kind: _delete(call, kind))
+
+for _kind in OBJECT_KINDS:  # their lists are above; create_lead_custom_field has its own case
+    case(f"get_{_kind}_custom_field", writes=False)(lambda call, kind=_kind: _get(call, kind))
+    if _kind != "lead":
+        case(f"create_{_kind}_custom_field")(lambda call, kind=_kind: _create(call, kind))
     case(f"update_{_kind}_custom_field")(lambda call, kind=_kind: _update(call, kind))
     case(f"delete_{_kind}_custom_field")(lambda call, kind=_kind: _delete(call, kind))
 

@@ -51,3 +51,10 @@ async def _(call: Call) -> None:
     page = await call("list_events", {"limit": 5})
     newest = sorted(reversed(call.store.events), key=lambda e: e["date_updated"], reverse=True)[:5]
     assert page["count"] == 5 and [e["id"] for e in page["items"]] == [e["id"] for e in newest]
+
+
+@case("get_event", writes=False)
+async def _(call: Call) -> None:
+    event = call.store.live_events()[0]
+    got = await call("get_event", {"event_id": event["id"]})
+    assert (got["id"], got["action"], got["object_id"]) == (event["id"], event["action"], event["object_id"])
