@@ -256,3 +256,13 @@ def test_every_close_operation_is_a_tool_or_deliberately_not_one():
     missing = sorted(operations - tools - set(not_tools))
     assert not missing, "neither a tool nor in _not_tools.json:\n" + "\n".join(missing)
     assert not (extra := tools - operations), f"tools for no Close operation: {sorted(extra)}"
+
+
+async def test_tools_list_costs_at_most_500_characters_per_tool_with_every_toolset(shared_sandbox):
+    """Issue 14's budget, measured on the wire as a host reads it (bench/ prints the same figure)."""
+    from conftest import connect, settings_for_tests
+
+    async with connect(shared_sandbox, settings=settings_for_tests(scope="write_destructive")) as client:
+        listed = (await client.list_tools()).tools
+    text = json.dumps([t.model_dump(by_alias=True, exclude_none=True) for t in listed], separators=(",", ":"))
+    assert len(listed) == len(SPECS) and len(text) / len(listed) <= 500, len(text) / len(listed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from close_mcp.sandbox.store import Obj
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import Call, case, example, gone, revoked_key, unknown_ref
 
 
 # ----- activities -----------------------------------------------------------------------------
@@ -389,3 +389,56 @@ async def _(call: Call) -> None:
     change = _of(call, "OpportunityStatusChange")
     await call("delete_opportunity_status_change", {"change_id": change["id"]})
     assert change["id"] not in call.store.activities
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("create_note", "lead", {"lead_id": gone("lead"), "note": "Called back"})
+unknown_ref("create_email", "lead", {"lead_id": gone("lead"), "status": "draft", "subject": "Hi"})
+unknown_ref("create_sms", "lead", {"lead_id": gone("lead"), "status": "draft", "text": "Hi"})
+unknown_ref("log_call", "lead", {"lead_id": gone("lead"), "duration": 60})
+unknown_ref(
+    "create_custom_activity",
+    "custom_activity_type",
+    lambda store: {"lead_id": next(iter(store.leads)), "activity_type_id": gone("actitype")},
+)
+unknown_ref(
+    "log_lead_status_change",
+    "new_status",
+    lambda store: {"lead_id": next(iter(store.leads)), "new_status_id": gone("stat")},
+)
+unknown_ref(
+    "log_opportunity_status_change",
+    "new_status",
+    lambda store: {"opportunity_id": next(iter(store.opportunities)), "new_status_id": gone("stat")},
+)
+unknown_ref(
+    "log_whatsapp_message",
+    "contact",
+    lambda store: {
+        "lead_id": next(iter(store.leads)),
+        "contact_id": gone("cont"),
+        "direction": "incoming",
+        "external_whatsapp_message_id": "wamid.1",
+        "local_phone": "+15125550100",
+        "remote_phone": "+15125550123",
+        "message_markdown": "Hi",
+    },
+)
+revoked_key(
+    "list_activities",
+    "list_notes",
+    "list_calls",
+    "list_emails",
+    "list_created_activities",
+    "list_custom_activities",
+    "list_email_threads",
+    "list_form_submissions",
+    "list_import_updates",
+    "list_lead_merges",
+    "list_lead_status_changes",
+    "list_meetings",
+    "list_opportunity_status_changes",
+    "list_sms",
+    "list_task_completions",
+    "list_whatsapp_messages",
+)

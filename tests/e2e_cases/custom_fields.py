@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import Call, case, gone, not_admin, revoked_key, unknown_ref
 
 
 # ----- custom fields --------------------------------------------------------------------------
@@ -162,3 +162,31 @@ async def _(call: Call) -> None:
     expected = [region, own[-1], *own[:-1]]  # the given IDs first, the omitted ones appended
     assert [f["id"] for f in got["fields"]] == expected and len(expected) == 4
     assert call.store.collection("custom_field_schemas")[schema]["order"] == expected
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+for _kind in ("lead", "contact", "opportunity"):
+    not_admin(f"create_{_kind}_custom_field", {"name": "Renewal date", "type": "date"})
+unknown_ref(
+    "create_activity_custom_field",
+    "custom_activity_type",
+    {"custom_activity_type_id": gone("actitype"), "name": "Outcome", "type": "text"},
+)
+unknown_ref(
+    "create_custom_object_custom_field",
+    "custom_object_type",
+    {"custom_object_type_id": gone("cotype"), "name": "Seats", "type": "number"},
+)
+unknown_ref(
+    "create_shared_custom_field",
+    "referenced_custom_type",
+    {"name": "Plan", "type": "custom_object", "referenced_custom_type_id": gone("cotype")},
+)
+revoked_key(
+    "list_lead_custom_fields",
+    "list_contact_custom_fields",
+    "list_opportunity_custom_fields",
+    "list_activity_custom_fields",
+    "list_custom_object_custom_fields",
+    "list_shared_custom_fields",
+)
