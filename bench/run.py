@@ -69,6 +69,7 @@ async def bench_tools_list_cost(sb: RunningSandbox) -> None:
     """Characters of tools/list (the wire form a host reads) per configuration, and per tool."""
     configs: list[tuple[str, Settings]] = [
         ("default", Settings(sandbox=True)),
+        ("default, --scope read", Settings(sandbox=True, scope="read")),
         ("all", Settings(sandbox=True, toolsets=["all"])),
         ("all, --scope read", Settings(sandbox=True, toolsets=["all"], scope="read")),
     ]

@@ -20,11 +20,11 @@ import jsonschema
 
 from close_mcp.access import Access, annotations_for
 from close_mcp.reconcile import ReconcileSpec
-from close_mcp.tool_arguments import STANDARD_ARGUMENTS, standard_arguments
+from close_mcp.tool_arguments import STANDARD_ARGUMENTS, advertised, standard_arguments
 
 Location = Literal["path", "query", "body", "body_custom"]
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-_SKIP_FILES = {"manifest.schema.json", "definitions.json", "_protocol.json"}
+_SKIP_FILES = {"manifest.schema.json", "definitions.json", "_protocol.json", "_not_tools.json"}
 SERVER_TOOL_NAMES = frozenset({"find_tools", "enable_tools", "call_tool"})  # close_mcp.discovery's own tools
 
 
@@ -97,9 +97,21 @@ class ToolSpec:
             "title": self.title,
             "description": self.description,
             "inputSchema": self.wire_schema or self.input_schema,
-            "annotations": self.annotations,
+            "annotations": wire_annotations(self.annotations),
         }
         return tool
+
+
+def wire_annotations(hints: dict[str, Any]) -> dict[str, Any]:
+    """The hints as advertised: those the MCP spec gives meaning to, minus its defaults. A read-only
+    tool's destructive/idempotent hints are meaningless (spec: "only when readOnlyHint == false") and
+    openWorldHint defaults to true; destructiveHint stays explicit either way, as hosts gate on it."""
+    if hints["readOnlyHint"]:
+        return {"readOnlyHint": True, **({} if hints["openWorldHint"] else {"openWorldHint": False})}
+    shown = {k: v for k, v in hints.items() if k != "readOnlyHint" and not (k == "openWorldHint" and v)}
+    if not shown.get("idempotentHint"):
+        shown.pop("idempotentHint", None)  # false is the spec's default
+    return shown
 
 
 # Keywords only the validator needs: hosts and models gain nothing from them in tools/list, where
@@ -109,25 +121,25 @@ _VALIDATION_ONLY = frozenset(
 )
 
 
-def wire_schema(node: Any, top: bool = True) -> Any:
-    """The advertised form of an input schema: validation-only keywords and nested
-    ``additionalProperties: false`` dropped, ``minimum: 1`` (obvious for counts) dropped."""
+def wire_schema(node: Any) -> Any:
+    """The advertised form of an input schema: validation-only keywords, ``additionalProperties: false``
+    (unknown arguments are refused by name when called) and ``minimum: 1`` (obvious for counts) dropped."""
     if isinstance(node, dict):
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in _VALIDATION_ONLY or (key == "minimum" and value == 1):
                 continue
-            if key == "additionalProperties" and value is False and not top:
+            if key == "additionalProperties" and value is False:
                 continue
             if key in ("properties", "dependentRequired") and isinstance(value, dict):
-                out[key] = {k: wire_schema(v, False) for k, v in value.items()}
+                out[key] = {k: wire_schema(v) for k, v in value.items()}
             else:
-                shown = wire_schema(value, False)
+                shown = wire_schema(value)
                 if shown != {}:  # e.g. propertyNames left with nothing but a pattern
                     out[key] = shown
         return out
     if isinstance(node, list):
-        return [wire_schema(v, False) for v in node]
+        return [wire_schema(v) for v in node]
     return node
 
 
@@ -199,7 +211,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         schema["dependentRequired"] = entry["dependent_required"]
     description = entry["description"]
     if entry["access"] == "destructive":
-        description += " Irreversible: needs the user's confirmation."
+        description += " Irreversible."
     return ToolSpec(
         name=entry["name"],
         title=entry["title"],
@@ -224,8 +236,14 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         default=bool(entry.get("default", False)),
         aliases=tuple(entry.get("aliases", ())),
         reconcile=ReconcileSpec.from_manifest(entry.get("reconcile"), entry["method"]),
-        wire_schema=wire_schema(schema),
+        wire_schema=_advertised_schema(schema),
     )
+
+
+def _advertised_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = wire_schema(schema)
+    shown["properties"] = advertised(shown["properties"])
+    return shown
 
 
 def _preview(declared: dict[str, Any] | None) -> PreviewSpec | None:

@@ -21,8 +21,13 @@ from close_mcp.tool_handlers import CallTool, ListTools
 INSTRUCTIONS = (
     "Tools for one Close CRM organization. Find records with list_leads (query searches names, contacts, "
     "emails, phones) before creating, to avoid duplicates. Money values are integer cents. List results are "
-    "trimmed to fit your context: follow next_cursor to continue. Deletes and merges are irreversible. "
-    "IDs carry their kind as a prefix (lead_, cont_, oppo_, acti_, task_, user_, stat_, cf_). "
+    "trimmed to fit your context: follow next_cursor to continue. Deletes, merges and sends are irreversible: "
+    "such tools need the user's confirmation. "
+    "IDs carry their kind as a prefix (lead_, cont_, oppo_, acti_, task_, user_, stat_, cf_, …); an argument "
+    "named x_id takes the ID of an x, found with list_xs (statuses: list_lead_statuses, list_pipelines; the "
+    "organization: get_current_user). Dates are ISO-8601: 2026-03-01 or 2026-03-01T15:00:00Z; phones E.164 "
+    '(+15125551234). custom takes custom field values by name or cf_ ID, e.g. {"Industry": "Software"} '
+    "(list_*_custom_fields gives names, types and choices); null clears a value. On update, emails, phones, urls and addresses replace the whole list. "
     + STANDARD_ARGUMENTS_TEXT
 )
 

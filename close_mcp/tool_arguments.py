@@ -20,8 +20,8 @@ STANDARD_ARGUMENTS = frozenset(
 )
 MAX_IDEMPOTENCY_KEY = 200
 STANDARD_ARGUMENTS_TEXT = (
-    "Shared arguments: list tools take limit (page size, default 25), cursor (the next_cursor of the "
-    "previous call, same filters) and max_items (walk several pages, up to that many items); read tools "
+    "Shared arguments: list tools take limit (page size, default 25, at most 100 on most tools), cursor (the next_cursor of the "
+    "previous call, same filters) and max_items (walk several pages, up to that many items, at most 1000); read tools "
     'take fields (Close field names to return, ["_all"] for all; default: a compact view) and full_fields '
     "(fields to return whole instead of as excerpts); write tools take dry_run (return the exact request "
     "instead of sending it); irreversible tools take confirm (true once the user agreed, when the client "
@@ -51,3 +51,15 @@ def standard_arguments(access: str, pagination: str, max_limit: int, method: str
     if method == "POST" and access != "read":
         args["idempotency_key"] = {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY}
     return args
+
+
+# Bounds stated in STANDARD_ARGUMENTS_TEXT instead of on every list tool; still validated.
+_UNADVERTISED_BOUNDS = {"limit": "maximum", "max_items": "maximum"}
+
+
+def advertised(properties: dict[str, Any]) -> dict[str, Any]:
+    """The standard arguments as tools/list shows them: bounds the instructions state are left out."""
+    return {
+        name: {k: v for k, v in schema.items() if k != _UNADVERTISED_BOUNDS.get(name)}
+        for name, schema in properties.items()
+    }

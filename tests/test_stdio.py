@@ -29,9 +29,11 @@ async def test_stdio_subprocess_sandbox():
         }
         assert tools["list_leads"].annotations.read_only_hint is True
         assert tools["call_tool"].annotations.destructive_hint is True
-        assert tools["create_lead"].annotations.read_only_hint is False
-        assert all(
-            t.annotations.open_world_hint for n, t in tools.items() if n not in ("find_tools", "enable_tools")
+        assert not tools["create_lead"].annotations.read_only_hint  # absent: false, the MCP default
+        assert all(  # absent: true, the MCP default
+            t.annotations.open_world_hint is not False
+            for n, t in tools.items()
+            if n not in ("find_tools", "enable_tools")
         )
         read = await client.call_tool("list_leads", {"query": "Logistics", "limit": 2})
         assert not read.is_error and read.structured_content["count"] == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from close_mcp.sandbox.store import Obj
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import Call, case, example, gone, revoked_key, unknown_ref
 
 
 # ----- activities -----------------------------------------------------------------------------
@@ -57,8 +57,8 @@ def _ids_on_lead(call: Call, kind: str, lead_id: str) -> set[str]:
     return {a["id"] for a in call.store.children_of(lead_id)["activities"] if a["_type"] == kind}
 
 
-def _read_cases(tool_prefix: str, kind: str, id_arg: str, *, plural: str) -> None:
-    """The list (by lead: exactly that lead's objects of the type) and get cases of one type."""
+def _list_case(kind: str, plural: str) -> None:
+    """The list of one type, by lead: exactly that lead's objects of the type."""
 
     async def list_case(call: Call) -> None:
         lead_id = _of(call, kind)["lead_id"]
@@ -66,12 +66,18 @@ def _read_cases(tool_prefix: str, kind: str, id_arg: str, *, plural: str) -> Non
         expected = _ids_on_lead(call, kind, lead_id)
         assert expected and {a["id"] for a in page["items"]} == expected
 
+    case(f"list_{plural}", writes=False)(list_case)
+
+
+def _read_cases(tool_prefix: str, kind: str, id_arg: str, *, plural: str) -> None:
+    """The list and get cases of one type."""
+    _list_case(kind, plural)
+
     async def get_case(call: Call) -> None:
         obj = _of(call, kind)
         got = await call(f"get_{tool_prefix}", {id_arg: obj["id"]})
         assert got["id"] == obj["id"] and got["_type"] == kind
 
-    case(f"list_{plural}", writes=False)(list_case)
     case(f"get_{tool_prefix}", writes=False)(get_case)
 
 
@@ -96,6 +102,9 @@ for _prefix, _kind, _arg, _plural in [
     ("import_update", "ImportUpdate", "activity_id", "import_updates"),
 ]:
     _read_cases(_prefix, _kind, _arg, plural=_plural)
+
+for _kind, _plural in [("Note", "notes"), ("Call", "calls"), ("Email", "emails")]:  # their get cases: below
+    _list_case(_kind, _plural)
 
 for _tool, _kind, _arg in [
     ("delete_note", "Note", "note_id"),
@@ -380,3 +389,56 @@ async def _(call: Call) -> None:
     change = _of(call, "OpportunityStatusChange")
     await call("delete_opportunity_status_change", {"change_id": change["id"]})
     assert change["id"] not in call.store.activities
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("create_note", "lead", {"lead_id": gone("lead"), "note": "Called back"})
+unknown_ref("create_email", "lead", {"lead_id": gone("lead"), "status": "draft", "subject": "Hi"})
+unknown_ref("create_sms", "lead", {"lead_id": gone("lead"), "status": "draft", "text": "Hi"})
+unknown_ref("log_call", "lead", {"lead_id": gone("lead"), "duration": 60})
+unknown_ref(
+    "create_custom_activity",
+    "custom_activity_type",
+    lambda store: {"lead_id": next(iter(store.leads)), "activity_type_id": gone("actitype")},
+)
+unknown_ref(
+    "log_lead_status_change",
+    "new_status",
+    lambda store: {"lead_id": next(iter(store.leads)), "new_status_id": gone("stat")},
+)
+unknown_ref(
+    "log_opportunity_status_change",
+    "new_status",
+    lambda store: {"opportunity_id": next(iter(store.opportunities)), "new_status_id": gone("stat")},
+)
+unknown_ref(
+    "log_whatsapp_message",
+    "contact",
+    lambda store: {
+        "lead_id": next(iter(store.leads)),
+        "contact_id": gone("cont"),
+        "direction": "incoming",
+        "external_whatsapp_message_id": "wamid.1",
+        "local_phone": "+15125550100",
+        "remote_phone": "+15125550123",
+        "message_markdown": "Hi",
+    },
+)
+revoked_key(
+    "list_activities",
+    "list_notes",
+    "list_calls",
+    "list_emails",
+    "list_created_activities",
+    "list_custom_activities",
+    "list_email_threads",
+    "list_form_submissions",
+    "list_import_updates",
+    "list_lead_merges",
+    "list_lead_status_changes",
+    "list_meetings",
+    "list_opportunity_status_changes",
+    "list_sms",
+    "list_task_completions",
+    "list_whatsapp_messages",
+)

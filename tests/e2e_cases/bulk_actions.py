@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import BAD_REQUEST, Call, case, close_error, gone, revoked_key, unknown_ref
 
 LEADS = {"type": "object_type", "object_type": "lead"}
 
@@ -121,3 +121,32 @@ async def _(call: Call) -> None:
     await run_job(call, "get_bulk_sequence_subscription", job["id"])
     enrolled = {e["contact_id"] for e in store.collection("sandbox_sequence_enrolments").values()}
     assert enrolled == {c["id"] for c in store.children_of(lead_id)["contacts"] if c.get("emails")}
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+EVERY_LEAD = {"type": "object_type", "object_type": "lead"}
+close_error(
+    "delete_leads_in_bulk",
+    {"s_query": {"type": "and", "queries": []}},  # selects no object type
+    BAD_REQUEST,
+    "object_type clause",
+)
+unknown_ref(
+    "enroll_leads_in_sequence",
+    "sequence",
+    {
+        "s_query": EVERY_LEAD,
+        "action_type": "subscribe",
+        "sequence_id": gone("seq"),
+        "sender_account_id": gone("emailacct"),
+        "sender_name": "Dana",
+        "sender_email": "dana@acme-demo.example",
+    },
+)
+unknown_ref("send_bulk_email", "template", {"s_query": EVERY_LEAD, "template_id": gone("tmpl")})
+unknown_ref(
+    "update_leads_in_bulk",
+    "lead_status",
+    {"s_query": EVERY_LEAD, "type": "set_lead_status", "lead_status_id": gone("stat")},
+)
+revoked_key("list_bulk_deletes", "list_bulk_edits", "list_bulk_emails", "list_bulk_sequence_subscriptions")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import Call, case, gone, revoked_key, unknown_ref
 
 
 def _comments(call: Call) -> dict[str, Any]:
@@ -109,3 +109,9 @@ async def _(call: Call) -> None:
     assert sorted(c["id"] for c in got["comments"]) == sorted(
         c["id"] for c in _comments(call).values() if c["thread_id"] == thread["id"]
     )
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("create_comment", "object_id", {"object_id": gone("lead"), "body": "Budget confirmed"})
+revoked_key("list_comment_threads")
+revoked_key("list_comments", args=lambda store: {"object_id": next(iter(store.leads))})

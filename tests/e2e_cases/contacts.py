@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import Call, case, example, gone, revoked_key, unknown_ref
 
 
 # ----- contacts -------------------------------------------------------------------------------
@@ -46,3 +46,8 @@ async def _(call: Call) -> None:
     contact_id = next(iter(call.store.contacts))
     await call("delete_contact", {"contact_id": contact_id})
     assert contact_id not in call.store.contacts
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("create_contact", "lead", {"lead_id": gone("lead"), "name": "Bruce Wayne"})
+revoked_key("list_contacts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import Call, case, gone, not_admin, revoked_key, unknown_ref
 
 
 # ----- custom fields --------------------------------------------------------------------------
@@ -31,7 +31,12 @@ KINDS = {  # tool kind -> (collection, owner field, owner collection)
 }
 
 
+OBJECT_KINDS = ("lead", "contact", "opportunity")  # their fields live in store.custom_fields[kind]
+
+
 def _stored(call: Call, kind: str) -> dict[str, Any]:
+    if kind in OBJECT_KINDS:
+        return call.store.custom_fields[kind]
     return call.store.collection(KINDS[kind][0])
 
 
@@ -48,7 +53,7 @@ async def _get(call: Call, kind: str) -> None:
 
 
 async def _create(call: Call, kind: str) -> None:
-    _collection, owner, owners = KINDS[kind]
+    _collection, owner, owners = KINDS.get(kind, ("", None, None))
     args: dict[str, Any] = {"name": "Outcome", "type": "choices", "choices": ["Won", "Lost"]}
     if owner and owners:
         args[owner] = next(iter(call.store.collection(owners)))
@@ -76,6 +81,13 @@ for _kind in KINDS:
     case(f"list_{_kind}_custom_fields", writes=False)(lambda call, kind=_kind: _list(call, kind))
     case(f"get_{_kind}_custom_field", writes=False)(lambda call, kind=_kind: _get(call, kind))
     case(f"create_{_kind}_custom_field")(lambda call, kind=_kind: _create(call, kind))
+    case(f"update_{_kind}_custom_field")(lambda call, kind=_kind: _update(call, kind))
+    case(f"delete_{_kind}_custom_field")(lambda call, kind=_kind: _delete(call, kind))
+
+for _kind in OBJECT_KINDS:  # their lists are above; create_lead_custom_field has its own case
+    case(f"get_{_kind}_custom_field", writes=False)(lambda call, kind=_kind: _get(call, kind))
+    if _kind != "lead":
+        case(f"create_{_kind}_custom_field")(lambda call, kind=_kind: _create(call, kind))
     case(f"update_{_kind}_custom_field")(lambda call, kind=_kind: _update(call, kind))
     case(f"delete_{_kind}_custom_field")(lambda call, kind=_kind: _delete(call, kind))
 
@@ -150,3 +162,31 @@ async def _(call: Call) -> None:
     expected = [region, own[-1], *own[:-1]]  # the given IDs first, the omitted ones appended
     assert [f["id"] for f in got["fields"]] == expected and len(expected) == 4
     assert call.store.collection("custom_field_schemas")[schema]["order"] == expected
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+for _kind in ("lead", "contact", "opportunity"):
+    not_admin(f"create_{_kind}_custom_field", {"name": "Renewal date", "type": "date"})
+unknown_ref(
+    "create_activity_custom_field",
+    "custom_activity_type",
+    {"custom_activity_type_id": gone("actitype"), "name": "Outcome", "type": "text"},
+)
+unknown_ref(
+    "create_custom_object_custom_field",
+    "custom_object_type",
+    {"custom_object_type_id": gone("cotype"), "name": "Seats", "type": "number"},
+)
+unknown_ref(
+    "create_shared_custom_field",
+    "referenced_custom_type",
+    {"name": "Plan", "type": "custom_object", "referenced_custom_type_id": gone("cotype")},
+)
+revoked_key(
+    "list_lead_custom_fields",
+    "list_contact_custom_fields",
+    "list_opportunity_custom_fields",
+    "list_activity_custom_fields",
+    "list_custom_object_custom_fields",
+    "list_shared_custom_fields",
+)

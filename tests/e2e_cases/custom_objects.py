@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import Call, case, gone, not_admin, revoked_key, unknown_ref
 
 TYPES = {"custom_activity_type": "custom_activity_types", "custom_object_type": "custom_object_types"}
 OWN_FIELDS = {
@@ -125,3 +125,19 @@ async def _(call: Call) -> None:
     obj_id = next(iter(_objects(call)))
     await call("delete_custom_object", {"custom_object_id": obj_id})
     assert obj_id not in _objects(call)
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+not_admin("create_custom_activity_type", {"name": "Site visit"})
+not_admin("create_custom_object_type", {"name": "Subscription", "name_plural": "Subscriptions"})
+unknown_ref(
+    "create_custom_object",
+    "custom_object_type",
+    lambda store: {
+        "lead_id": next(iter(store.leads)),
+        "custom_object_type_id": gone("cotype"),
+        "name": "Plan",
+    },
+)
+revoked_key("list_custom_activity_types", "list_custom_object_types")
+revoked_key("list_custom_objects", args=lambda store: {"lead_id": next(iter(store.leads))})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import BAD_REQUEST, Call, case, close_error, gone, revoked_key, unknown_ref
 
 
 def _grants(call: Call) -> dict:
@@ -99,3 +99,17 @@ async def _(call: Call) -> None:
     email = next(iter(_unsubscribed(call)))
     await call("resubscribe_email", {"email_address": email})
     assert email not in _unsubscribed(call)
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("bulk_update_send_as", "allow", {"allow": [gone("user")]})
+unknown_ref("create_send_as", "allowed_user", {"allowed_user_id": gone("user")})
+close_error(
+    "delete_send_as_by_users",
+    {"allowing_user_id": gone("user"), "allowed_user_id": gone("user")},
+    BAD_REQUEST,
+    "must be your own user ID",
+)
+close_error("list_send_as", {"allowing_user_id": gone("user")}, BAD_REQUEST, "must be your own user ID")
+revoked_key("list_connected_accounts", "list_unsubscribed_emails")
+revoked_key("unsubscribe_email", args={"email": "pat@example.com"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import BAD_REQUEST, Call, case, close_error, revoked_key
 
 
 @case("list_exports", writes=False)
@@ -39,3 +39,8 @@ async def _(call: Call) -> None:
     job = await call("export_opportunities", {"params": {"status_type": "won"}, "format": "json"})
     stored = call.store.collection("exports")[job["id"]]
     assert stored["object_type"] == "opportunity" and stored["_params"] == {"status_type": "won"}
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+close_error("export_leads", {"s_query": {"type": "and", "queries": []}}, BAD_REQUEST, "object_type clause")
+revoked_key("export_opportunities", "list_exports")

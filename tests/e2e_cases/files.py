@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import Call, case, gone, revoked_key, unknown_ref
 
 
 @case("upload_file")
@@ -25,3 +25,17 @@ async def _(call: Call) -> None:
     }
     answer = await call("enrich_field", {**args, "overwrite_existing_value": True})
     assert answer["sandbox"] is True and store.leads[lead_id][f"custom.{field['id']}"] == answer["value"]
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref(
+    "enrich_field",
+    "field_id",
+    lambda store: {
+        "organization_id": store.org["id"],
+        "object_type": "lead",
+        "object_id": next(iter(store.leads)),
+        "field_id": gone("cf"),
+    },
+)
+revoked_key("upload_file", args={"filename": "proposal.pdf", "content_type": "application/pdf"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import Call, case, example, not_admin, revoked_key
 
 
 def _links(call: Call) -> dict:
@@ -63,3 +63,11 @@ async def _(call: Call) -> None:
         "Company",
         "Message",
     ]
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+not_admin(
+    "create_integration_link",
+    {"name": "Billing", "url": "https://billing.example/c?id={{ lead.id }}", "type": "lead"},
+)
+revoked_key("list_forms", "list_integration_links")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import BAD_REQUEST, NOT_FOUND, Call, case, close_error, example, gone, unknown_ref
 
 
 # ----- leads ----------------------------------------------------------------------------------
@@ -65,3 +65,14 @@ async def _(call: Call) -> None:
     assert all(call.store.contacts[c]["lead_id"] == destination for c in moved)
     events = (await call("list_events", {"lead_id": destination, "limit": 50}))["items"]
     assert "merged" in {e["action"] for e in events}
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("create_lead", "status_id", {"name": "Wayne Enterprises", "status_id": gone("stat")})
+close_error("list_leads", {"query": 'status:"Nope"'}, BAD_REQUEST, "unknown lead status 'Nope'")
+close_error(
+    "merge_leads",
+    lambda store: {"source": gone("lead"), "destination": next(iter(store.leads))},
+    NOT_FOUND,
+    "Lead matching query does not exist",
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import Call, case, example, gone, revoked_key, unknown_ref
 
 
 # ----- opportunities --------------------------------------------------------------------------
@@ -47,3 +47,8 @@ async def _(call: Call) -> None:
     opp_id = next(iter(call.store.opportunities))
     await call("delete_opportunity", {"opportunity_id": opp_id})
     assert opp_id not in call.store.opportunities
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("create_opportunity", "lead", {"lead_id": gone("lead")})
+revoked_key("list_opportunities")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import text_of
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import BAD_REQUEST, Call, case, close_error, not_admin, revoked_key
 
 
 def _numbers(call: Call) -> dict:
@@ -122,3 +122,25 @@ async def _(call: Call) -> None:
     did, stored = next(iter(call.store.collection("dialers").items()))
     got = await call("get_dialer_session", {"dialer_id": did})
     assert got["id"] == did and got["status"] == stored["status"]
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+close_error(
+    "block_phone_number",
+    lambda store: {
+        "phone": next(iter(store.collection("blocked_phone_numbers").values()))["phone"],
+        "reason": "Spam",
+    },
+    BAD_REQUEST,
+    "already blocked",
+)
+close_error(
+    "request_phone_number",
+    {"country": "DE", "sharing": "personal"},
+    BAD_REQUEST,
+    "regulatory bundle (bundle_id)",
+)
+not_admin("update_blocked_number_settings", {"reject_anonymous_inbound_calls": True})
+revoked_key(
+    "get_blocked_number_settings", "list_blocked_phone_numbers", "list_dialer_sessions", "list_phone_numbers"
+)

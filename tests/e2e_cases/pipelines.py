@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import Call, case, example, gone, not_admin, revoked_key, unknown_ref
 
 
 def _outcomes(call: Call) -> dict:
@@ -157,3 +157,15 @@ async def _(call: Call) -> None:
     oid = next(iter(_outcomes(call)))
     await call("delete_outcome", {"outcome_id": oid})
     assert oid not in _outcomes(call)
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+not_admin("create_lead_status", {"label": "Nurturing"})
+unknown_ref(
+    "create_opportunity_status",
+    "pipeline",
+    {"label": "Contract Sent", "status_type": "active", "pipeline_id": gone("pipe")},
+)
+not_admin("create_outcome", {"name": "Asked for pricing"})
+not_admin("create_pipeline", {"name": "Partnerships"})
+revoked_key("list_opportunity_statuses", "list_outcomes")

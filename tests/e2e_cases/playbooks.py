@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import Call, case, gone, revoked_key, unknown_ref
 
 
 def _playbooks(call: Call) -> dict:
@@ -65,3 +65,8 @@ async def _(call: Call) -> None:
     pid = _active(call)
     await call("delete_playbook", {"playbook_id": pid})
     assert pid not in _playbooks(call)
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("create_playbook", "outcome_ids", {"name": "Discovery", "outcome_ids": [gone("outcome")]})
+revoked_key("list_playbooks")

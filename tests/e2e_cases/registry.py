@@ -1,11 +1,12 @@
-"""The end-to-end case registry: ``@case(tool)`` registers how to exercise one tool against the sandbox.
+"""The end-to-end case registry: ``@case(tool)`` registers how to exercise one tool against the sandbox,
+``close_error(tool, …)`` one Close error it meets (tools with a path ID also meet the automatic 404).
 
 One module per Close area in this package (the same areas as ``tool_manifests/``) holds its cases;
-``tests/test_tools_e2e.py`` runs them all, one test per tool."""
+``tests/test_tools_e2e.py`` runs them all, one test per tool and one per declared error."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,3 +62,62 @@ def case(tool: str, *, writes: bool = True) -> Callable[[Callable[[Call], Awaita
 def example(tool: str, arg: str) -> Any:
     spec = next(s for s in SPECS if s.name == tool)
     return spec.input_schema["properties"][arg]["examples"][0]
+
+
+# ----- one Close error per tool ---------------------------------------------------------------
+MISSING = "doesnotexist0000000000"
+BAD_REQUEST, FORBIDDEN, UNAUTHORIZED, NOT_FOUND = (
+    "400 Bad Request",
+    "403 Forbidden",
+    "401 Unauthorized",
+    "Not found (404)",
+)
+AS_ADMIN, AS_RESTRICTED, AS_REVOKED = "", "_restricted", "_revoked"  # suffixes of the sandbox's API key
+
+
+def gone(prefix: str) -> str:
+    """A well-formed ID of an object that does not exist (``lead_doesnotexist…``)."""
+    return f"{prefix}_{MISSING}"
+
+
+Args = Mapping[str, Any] | Callable[[Any], dict[str, Any]]  # or a function of the seeded store
+
+
+@dataclass(frozen=True)
+class CloseError:
+    """One call Close (the sandbox) refuses: its arguments, the key it is made with (``AS_RESTRICTED``:
+    a non-admin user of the organization; ``AS_REVOKED``: a key Close does not know) and the phrases
+    the tool's error text must contain: the status and what to fix."""
+
+    args: Args
+    expect: tuple[str, ...]
+    key: str = AS_ADMIN
+
+    def arguments(self, store: Any) -> dict[str, Any]:
+        return self.args(store) if callable(self.args) else dict(self.args)
+
+
+ERRORS: dict[str, CloseError] = {}
+
+
+def close_error(tool: str, args: Args, *expect: str, key: str = AS_ADMIN) -> None:
+    assert tool not in ERRORS, f"two Close errors for {tool}"
+    assert expect, f"{tool}: say what the error text must contain"
+    ERRORS[tool] = CloseError(args, expect, key)
+
+
+def unknown_ref(tool: str, field: str, args: Args) -> None:
+    """A create or filter naming an object that does not exist: Close's 400 names the field."""
+    close_error(tool, args, BAD_REQUEST, f"{field}: Object does not exist")
+
+
+def not_admin(tool: str, args: Args) -> None:
+    """An organization-wide change by a user who may not manage the organization: 403."""
+    close_error(tool, args, FORBIDDEN, "admin", key=AS_RESTRICTED)
+
+
+def revoked_key(*tools: str, args: Args | None = None) -> None:
+    """For calls whose every argument Close accepts (a list without filters Close could refuse): the
+    one Close error they meet is a key Close no longer accepts (401), and the text says to set another."""
+    for tool in tools:
+        close_error(tool, args or {}, UNAUTHORIZED, "CLOSE_API_KEY", key=AS_REVOKED)

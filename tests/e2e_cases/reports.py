@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import BAD_REQUEST, Call, case, close_error, gone, revoked_key, unknown_ref
 
 
 def org(call: Call) -> str:
@@ -112,3 +112,19 @@ async def _(call: Call) -> None:
     for lead in call.store.leads.values():
         expect[lead["status_id"]] = expect.get(lead["status_id"], 0) + 1
     assert {r["x"]: r["y"] for r in rows} == expect
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+close_error(
+    "run_activity_report",
+    {"metrics": ["calls.bogus"], "type": "overview", "relative_range": "today"},
+    BAD_REQUEST,
+    "Unknown metrics: calls.bogus",
+)
+for _tool in ("run_funnel_stages_report", "run_funnel_totals_report"):
+    unknown_ref(
+        _tool,
+        "pipeline",
+        {"pipeline": gone("pipe"), "type": "created-cohort", "report_relative_range": "this-year"},
+    )
+revoked_key("list_activity_metrics", "list_custom_report_fields")

@@ -10,7 +10,18 @@ from mcp import Client
 
 from close_mcp.app import Upstream, open_local_app
 from close_mcp.credentials import Credential
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    NOT_FOUND,
+    Call,
+    case,
+    close_error,
+    gone,
+    not_admin,
+    revoked_key,
+    unknown_ref,
+)
 
 
 def _links(call: Call) -> dict:
@@ -145,3 +156,28 @@ async def _(call: Call) -> None:
     sid = next(iter(_shared(call)))
     await call("unmap_shared_scheduling_link", {"shared_scheduling_link_id": sid})
     assert [a["user_id"] for a in _assocs(call).values()] == list(call.store.users)[1:2]
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+close_error(
+    "create_scheduling_link",
+    {"name": "Intro", "url": "https://calendar"},
+    BAD_REQUEST,
+    "url: Enter a valid URL",
+)
+not_admin("create_shared_scheduling_link", {"name": "Book a demo"})
+unknown_ref(
+    "map_shared_scheduling_link",
+    "shared_scheduling_link",
+    {"shared_scheduling_link_id": gone("schlnk"), "url": "https://cal.example/dana/30"},
+)
+close_error(  # the session's API key, not an OAuth app's token
+    "set_scheduling_link_integration", {"source_id": "evt-type-42"}, FORBIDDEN, "OAuth applications"
+)
+close_error(
+    "unmap_shared_scheduling_link",
+    {"shared_scheduling_link_id": gone("schlnk")},
+    NOT_FOUND,
+    "SharedSchedulingLink matching query does not exist",
+)
+revoked_key("list_scheduling_links", "list_shared_scheduling_links")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import BAD_REQUEST, Call, case, close_error, example, gone, revoked_key
 
 
 def _views(call: Call) -> dict:
@@ -92,3 +92,22 @@ async def _(call: Call) -> None:
     vid = next(iter(_views(call)))
     await call("delete_smart_view", {"saved_search_id": vid})
     assert vid not in _views(call)
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+close_error(
+    "create_smart_view",
+    {"name": "Nothing", "s_query": {"type": "and", "queries": []}},
+    BAD_REQUEST,
+    "object_type clause",
+)
+close_error(
+    "run_smart_view",
+    {"query": {"type": "saved_search", "saved_search_id": gone("save")}},
+    BAD_REQUEST,
+    f"saved search '{gone('save')}' does not exist",
+)
+close_error(
+    "search_leads_and_contacts", {"query": {"type": "and", "queries": []}}, BAD_REQUEST, "object_type clause"
+)
+revoked_key("list_smart_views")

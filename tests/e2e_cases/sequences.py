@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import BAD_REQUEST, NOT_FOUND, Call, case, close_error, gone, revoked_key
 
 
 def _sequences(call: Call) -> dict:
@@ -102,3 +102,27 @@ async def _(call: Call) -> None:
     sub_id = next(s for s, sub in _subscriptions(call).items() if sub["status"] == "active")
     await call("update_sequence_subscription", {"subscription_id": sub_id, "status": "paused"})
     assert _subscriptions(call)[sub_id]["status"] == "paused"
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+close_error(
+    "create_sequence",
+    {"name": "Nurture", "steps": [{"step_type": "email", "delay": 0, "email_template_id": gone("tmpl")}]},
+    BAD_REQUEST,
+    "email_template_id: Object does not exist",
+)
+close_error(
+    "enroll_contact_in_sequence",
+    lambda store: {
+        "sequence_id": gone("seq"),
+        "contact_id": next(iter(store.contacts)),
+        "contact_email": "pat@example.com",
+        "sender_account_id": gone("emailacct"),
+        "sender_name": "Dana",
+        "sender_email": "dana@acme-demo.example",
+    },
+    NOT_FOUND,
+    "Sequence matching query does not exist",
+)
+revoked_key("list_sequences")
+revoked_key("list_sequence_subscriptions", args=lambda store: {"lead_id": next(iter(store.leads))})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from e2e_cases.registry import Call, case, example
+from e2e_cases.registry import Call, case, example, gone, revoked_key, unknown_ref
 
 
 # ----- tasks ----------------------------------------------------------------------------------
@@ -52,3 +52,9 @@ async def _(call: Call) -> None:
     task_id = next(iter(call.store.tasks))
     await call("delete_task", {"task_id": task_id})
     assert task_id not in call.store.tasks
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+unknown_ref("bulk_update_tasks", "assigned_to", {"filter_is_complete": False, "assigned_to": gone("user")})
+unknown_ref("create_task", "lead", {"lead_id": gone("lead"), "text": "Send the proposal"})
+revoked_key("list_tasks")

@@ -9,7 +9,7 @@ from mcp import Client
 
 from close_mcp.app import Upstream, open_local_app
 from close_mcp.credentials import Credential
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import BAD_REQUEST, FORBIDDEN, Call, case, close_error, gone, not_admin, revoked_key
 
 
 def _groups(call: Call) -> dict[str, Any]:
@@ -203,3 +203,23 @@ async def _(call: Call) -> None:
         m["user_id"]: m["availability"] for m in _memberships(call).values()
     }
     assert len(entries) == 4
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+close_error(
+    "bulk_update_memberships",
+    {"ids": [gone("memb")], "role_id": "user"},
+    BAD_REQUEST,
+    "Unknown membership IDs",
+)
+close_error(
+    "create_group",
+    lambda store: {"name": next(iter(store.collection("groups").values()))["name"]},
+    BAD_REQUEST,
+    "already exists",
+)
+close_error(  # an API key, not an OAuth app's token
+    "create_membership", {"email": "new.rep@example.com", "role_id": "user"}, FORBIDDEN, "OAuth applications"
+)
+not_admin("create_role", {"name": "Account Manager"})
+revoked_key("list_groups", "list_roles", "list_user_availability")

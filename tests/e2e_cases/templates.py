@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import Call, case, revoked_key
 
 
 def _email_templates(call: Call) -> dict:
@@ -99,3 +99,8 @@ async def _(call: Call) -> None:
     sid = next(iter(_sms_templates(call)))
     await call("delete_sms_template", {"template_id": sid})
     assert sid not in _sms_templates(call)
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+revoked_key("create_email_template", "create_sms_template", args={"name": "Follow-up"})
+revoked_key("list_email_templates", "list_sms_templates")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import Call, case, revoked_key
 
 
 # ----- users and the organization ---------------------------------------------------------------
@@ -48,3 +48,7 @@ async def _(call: Call) -> None:
 async def _(call: Call) -> None:
     page = await call("list_pipelines", {})
     assert {p["id"] for p in page["items"]} == set(call.store.pipelines) and page["count"] == 2
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+revoked_key("get_current_user", "list_lead_statuses", "list_pipelines", "list_users")

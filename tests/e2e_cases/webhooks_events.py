@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_cases.registry import Call, case
+from e2e_cases.registry import BAD_REQUEST, Call, case, close_error, not_admin, revoked_key
 
 
 # ----- webhooks and events --------------------------------------------------------------------
@@ -51,3 +51,19 @@ async def _(call: Call) -> None:
     page = await call("list_events", {"limit": 5})
     newest = sorted(reversed(call.store.events), key=lambda e: e["date_updated"], reverse=True)[:5]
     assert page["count"] == 5 and [e["id"] for e in page["items"]] == [e["id"] for e in newest]
+
+
+@case("get_event", writes=False)
+async def _(call: Call) -> None:
+    event = call.store.live_events()[0]
+    got = await call("get_event", {"event_id": event["id"]})
+    assert (got["id"], got["action"], got["object_id"]) == (event["id"], event["action"], event["object_id"])
+
+
+# ----- one Close error per tool without a path ID (the others meet the automatic 404) ----------
+not_admin(
+    "create_webhook",
+    {"url": "https://example.com/close-hook", "events": [{"object_type": "lead", "action": "created"}]},
+)
+close_error("list_events", {"action": "created"}, BAD_REQUEST, "Unsupported combination of filters: action")
+revoked_key("list_webhooks")
