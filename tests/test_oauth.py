@@ -15,6 +15,7 @@ from oauth_helpers import HandClient, MemoryTokens, Person, mcp_status, oauth_se
 from remote_helpers import remote_client
 
 from close_mcp.access import scope_allows
+from close_mcp.sandbox.faults import FaultRule
 from close_mcp.shared_store import MemoryStore
 
 pytestmark = pytest.mark.anyio
@@ -284,3 +285,16 @@ async def test_replicas_sharing_a_store_refresh_a_grant_once(sandbox, tmp_path):
 
 async def call_into(client, results: list) -> None:
     results.append(await client.call_tool("list_leads", {"limit": 1}))
+
+
+async def test_a_fresh_close_token_refused_too_ends_the_grant(sandbox, tmp_path):
+    async with oauth_server(sandbox, tmp_path / "grants.json") as remote:
+        base = remote.config.base_url
+        token = await (await HandClient.register(base)).access_token()
+        # Close refuses the call, and again after the refresh (the user was removed from the org).
+        sandbox.sandbox.faults.add(FaultRule(kind="status", path="/lead/", method="GET", status=401, times=2))
+        async with remote_client(base, "sse", headers={"authorization": f"Bearer {token}"}) as client:
+            result = await client.call_tool("list_leads", {"limit": 1})
+        assert result.is_error and "sign in again" in text_of(result)
+        assert sandbox.sandbox.oauth.grants["refresh_token"] == 1 and sandbox.sandbox.oauth.revoked == 1
+        assert (await mcp_status(base, token)).status_code == 401

@@ -89,5 +89,6 @@ class GrantTokens:
         """Sign out: forget the grant (its MCP tokens stop working) and revoke Close's refresh token."""
         grant = await self.records.get(grant_key(grant_id))
         await self.records.delete(grant_key(grant_id))
+        self._locks.pop(grant_id, None)
         if revoke and grant is not None and grant["close"].get("refresh_token"):
             await self.app.revoke(grant["close"]["refresh_token"])
