@@ -41,11 +41,12 @@ async def oauth_server(
     *,
     shared: SharedStore | None = None,
     port: int = 0,
+    public_url: str | None = None,
     **overrides: Any,
 ) -> AsyncIterator[RemoteApp]:
     """The remote server with ``--oauth``, its Close being the sandbox (whose demo OAuth app it uses);
     records in the owner-only file ``store``, or in ``shared``."""
-    config = RemoteConfig()
+    config = RemoteConfig(public_url=public_url)
     sock = bind(config.host, port)
     config.port = sock.getsockname()[1]
     settings = settings_for_tests(sandbox=True, oauth=True, oauth_store=store, **overrides)

@@ -15,6 +15,8 @@ from oauth_helpers import HandClient, MemoryTokens, Person, mcp_status, oauth_se
 from remote_helpers import remote_client
 
 from close_mcp.access import scope_allows
+from close_mcp.sandbox.faults import FaultRule
+from close_mcp.shared_store import MemoryStore
 
 pytestmark = pytest.mark.anyio
 
@@ -227,3 +229,72 @@ async def test_nothing_secret_reaches_the_logs(sandbox, tmp_path, caplog):
     logged = caplog.text
     assert "Initializing server 'close-mcp'" in logged  # DEBUG logging was on for the whole flow
     assert not [s for s in secrets if s in logged]
+
+
+async def test_the_client_refreshes_its_own_token_with_rotation_until_sign_out(sandbox, tmp_path):
+    async with oauth_server(sandbox, tmp_path / "grants.json") as remote:
+        base = remote.config.base_url
+        client = await HandClient.register(base)
+        code, verifier = await client.code(scope="read write_safe")
+        first = (await client.exchange(code, verifier)).json()
+        narrower = await client.token(
+            grant_type="refresh_token", refresh_token=first["refresh_token"], scope="read"
+        )
+        assert narrower.status_code == 200 and narrower.json()["scope"] == "read"
+        assert (await mcp_status(base, narrower.json()["access_token"])).status_code == 200
+        reused = await client.token(grant_type="refresh_token", refresh_token=first["refresh_token"])
+        assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+        async with httpx2.AsyncClient() as http:  # sign out by revoking the refresh token
+            form = {
+                "client_id": client.client_id,
+                "client_secret": "",
+                "token": narrower.json()["refresh_token"],
+            }
+            assert (await http.post(f"{base}/revoke", data=form)).status_code == 200
+        assert (await mcp_status(base, narrower.json()["access_token"])).status_code == 401
+        assert sandbox.sandbox.oauth.revoked == 1
+
+
+async def test_replicas_sharing_a_store_refresh_a_grant_once(sandbox, tmp_path):
+    store, key = MemoryStore(), "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE="
+    async with oauth_server(sandbox, tmp_path / "a.json", shared=store, oauth_key=key) as one:
+        public = one.config.base_url  # both replicas are this one URL to their clients
+        async with oauth_server(
+            sandbox, tmp_path / "b.json", shared=store, oauth_key=key, public_url=public
+        ) as two:
+            token = await (await HandClient.register(public)).access_token(scope="read")
+            sandbox.sandbox.oauth.expire_now()
+            headers = {"authorization": f"Bearer {token}"}
+            results: list = []
+
+            async def calls(base: str) -> None:
+                async with (
+                    remote_client(base, "sse", headers=headers) as client,
+                    anyio.create_task_group() as tg,
+                ):
+                    for _ in range(3):
+                        tg.start_soon(call_into, client, results)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(calls, public)
+                tg.start_soon(calls, f"http://127.0.0.1:{two.config.port}")
+    assert [r.is_error for r in results] == [False] * 6, [text_of(r) for r in results if r.is_error]
+    assert sandbox.sandbox.oauth.grants["refresh_token"] == 1
+    assert one.config.oauth.tokens.refreshes + two.config.oauth.tokens.refreshes == 1
+
+
+async def call_into(client, results: list) -> None:
+    results.append(await client.call_tool("list_leads", {"limit": 1}))
+
+
+async def test_a_fresh_close_token_refused_too_ends_the_grant(sandbox, tmp_path):
+    async with oauth_server(sandbox, tmp_path / "grants.json") as remote:
+        base = remote.config.base_url
+        token = await (await HandClient.register(base)).access_token()
+        # Close refuses the call, and again after the refresh (the user was removed from the org).
+        sandbox.sandbox.faults.add(FaultRule(kind="status", path="/lead/", method="GET", status=401, times=2))
+        async with remote_client(base, "sse", headers={"authorization": f"Bearer {token}"}) as client:
+            result = await client.call_tool("list_leads", {"limit": 1})
+        assert result.is_error and "sign in again" in text_of(result)
+        assert sandbox.sandbox.oauth.grants["refresh_token"] == 1 and sandbox.sandbox.oauth.revoked == 1
+        assert (await mcp_status(base, token)).status_code == 401

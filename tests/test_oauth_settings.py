@@ -65,3 +65,12 @@ async def test_serve_sandbox_oauth_publishes_the_metadata(tmp_path):
         finally:
             proc.terminate()
     assert (tmp_path / ".close-mcp" / "oauth-grants.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unreadable_store_is_a_start_up_error_naming_the_file(tmp_path):
+    from close_mcp.oauth.file_store import FileStore
+
+    broken = tmp_path / "grants.json"
+    broken.write_text("{not json")
+    with pytest.raises(SettingsError, match="not a readable close-mcp OAuth store"):
+        FileStore(broken)

@@ -15,7 +15,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 
 from close_mcp.client import CloseClient
 from close_mcp.credentials import Credential, MissingCredential
-from close_mcp.oauth.close_tokens import SIGN_IN_AGAIN, GrantTokens
+from close_mcp.oauth.close_tokens import SIGN_IN_AGAIN, GrantTokens, SignInAgain
 
 
 class GrantTransport(httpx2.AsyncBaseTransport):
@@ -34,7 +34,12 @@ class GrantTransport(httpx2.AsyncBaseTransport):
         await response.aclose()
         token = await self.tokens.refresh(self.grant_id, stale=token)
         request.headers["Authorization"] = f"Bearer {token}"
-        return await self.inner.handle_async_request(request)
+        response = await self.inner.handle_async_request(request)
+        if response.status_code == 401:  # a fresh token refused: the user lost access to Close
+            await response.aclose()
+            await self.tokens.end(self.grant_id)
+            raise SignInAgain(SIGN_IN_AGAIN)
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -75,7 +75,7 @@ class GrantTokens:
                     if exc.refused:
                         await self.end(grant_id, revoke=False)
                         raise SignInAgain(SIGN_IN_AGAIN) from None
-                    raise SignInAgain(f"{exc} Nothing was sent to Close.") from None
+                    raise SignInAgain(f"{exc} The call was not sent; the sign-in still stands.") from None
                 if fresh.refresh_token is None:  # Close rotates; keep the old one if it ever does not
                     fresh.refresh_token = refresh_token
                 grant["close"] = fresh.to_json()
@@ -89,5 +89,6 @@ class GrantTokens:
         """Sign out: forget the grant (its MCP tokens stop working) and revoke Close's refresh token."""
         grant = await self.records.get(grant_key(grant_id))
         await self.records.delete(grant_key(grant_id))
+        self._locks.pop(grant_id, None)
         if revoke and grant is not None and grant["close"].get("refresh_token"):
             await self.app.revoke(grant["close"]["refresh_token"])

@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+from close_mcp.settings_error import SettingsError
 from close_mcp.shared_store import MemoryStore
 
 
@@ -22,9 +23,15 @@ class FileStore:
         self._values: dict[str, tuple[str, float]] = {}
         self._leases = MemoryStore()
         if path.exists():
-            raw = json.loads(path.read_text() or "{}")
-            now = time.time()
-            self._values = {k: (v, exp) for k, (v, exp) in raw.items() if exp > now}
+            try:
+                raw = json.loads(path.read_text() or "{}")
+                now = time.time()
+                self._values = {str(k): (str(v), float(exp)) for k, (v, exp) in raw.items() if exp > now}
+            except (OSError, ValueError, TypeError, AttributeError) as exc:
+                raise SettingsError(
+                    f"{path}: not a readable close-mcp OAuth store ({type(exc).__name__}); "
+                    "move it away (every user then signs in again) or point CLOSE_MCP_OAUTH_STORE elsewhere"
+                ) from None
 
     def _live(self, key: str) -> str | None:
         entry = self._values.get(key)
