@@ -253,23 +253,33 @@ async def open_remote_app(
 ) -> AsyncIterator[RemoteApp]:
     """A pooled client per Close credential (or, with ``--oauth``, per signed-in grant), the MCP
     server, and its HTTP app."""
-    if settings.oauth and config.oauth is None:
-        from close_mcp.oauth.scopes import GrantScopedPolicy
-        from close_mcp.oauth.server import build_oauth_server
-
-        config.oauth = build_oauth_server(
-            settings, upstream.base_url, config.base_url, config.resource_url, store=oauth_store
-        )
-        specs = list(specs) if specs is not None else load_specs(settings)
-        policy = GrantScopedPolicy.narrowing(policy if policy is not None else build_policy(settings, specs))
     if config.server_credential is None:
         config.server_credential = upstream.credential
-    if config.server_credential is None and not config.allow_client_credentials and config.oauth is None:
+    if (
+        config.server_credential is None
+        and not config.allow_client_credentials
+        and config.oauth is None
+        and not settings.oauth
+    ):
         raise SettingsError(
             "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
         )
     async with AsyncExitStack() as stack:
         shared = await stack.enter_async_context(open_shared_state(settings))
+        if settings.oauth and config.oauth is None:
+            from close_mcp.oauth.scopes import GrantScopedPolicy
+            from close_mcp.oauth.server import build_oauth_server
+
+            # grants in the replicas' shared store when there is one, else the encrypted file
+            if oauth_store is None and settings.redis_url:
+                oauth_store = shared.store
+            config.oauth = build_oauth_server(
+                settings, upstream.base_url, config.base_url, config.resource_url, store=oauth_store
+            )
+            specs = list(specs) if specs is not None else load_specs(settings)
+            policy = GrantScopedPolicy.narrowing(
+                policy if policy is not None else build_policy(settings, specs)
+            )
         pool = ClientPool(
             upstream.base_url,
             wait_budget=settings.wait_budget,

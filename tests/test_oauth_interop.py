@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import anyio
 import pytest
+from npm_helpers import npm_ci_once
 from oauth_helpers import oauth_server
 
 pytestmark = [
@@ -21,14 +21,7 @@ INTEROP = Path(__file__).parent / "interop"
 
 @pytest.fixture(scope="module")
 def ts_oauth_client() -> Path:
-    if not (INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=INTEROP,
-            check=True,
-            timeout=300,
-            capture_output=True,
-        )
+    npm_ci_once(INTEROP, INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk")
     return INTEROP / "oauth_client.mjs"
 
 
