@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from close_mcp import cursors
+from close_mcp import compose, cursors
 from close_mcp.arguments import ArgumentChecker, ToolInputError, check_url_size, prepare
 from close_mcp.client import CloseClient
 from close_mcp.manifest import ToolSpec
@@ -147,19 +147,29 @@ class Executor:
         if spec.report_changes and plan.method == "PUT":  # read first, to say what the write changed
             before = (await client.request("GET", plan.path, on_wait=on_wait)).data
         matched = await self._matches(spec, plan, client, on_wait) if spec.report_matches else None
-        response = await client.request(
-            plan.method,
-            plan.path,
-            params=plan.params or None,
-            json=plan.body,
-            idempotent=plan.idempotent,
-            on_wait=on_wait,
-        )
+        raw: Any
+        if spec.compose is not None:
+            resolved = {
+                **args,
+                **{n: plan.params[b.wire] for n, b in spec.bindings.items() if b.wire in plan.params},
+            }
+            raw = await compose.run(spec.compose, resolved, client, self.names)
+        else:
+            raw = (
+                await client.request(
+                    plan.method,
+                    plan.path,
+                    params=plan.params or None,
+                    json=plan.body,
+                    idempotent=plan.idempotent,
+                    on_wait=on_wait,
+                )
+            ).data
         if plan.method != "GET" and plan.path.startswith(CUSTOM_FIELD_PATHS):
             self.schema.invalidate()  # a definition changed: names are read again when next needed
         if plan.method not in ("GET",) and spec.search is None:
             self.names.wrote(plan.path)  # e.g. a new status: its name resolves on the next call
-        data = response.data if response.data is not None else {}
+        data = raw if raw is not None else {}
         if spec.search is not None:
             data = shape(data, args.get("search_cursor"), self.output_budget)
         notes: list[str] = []

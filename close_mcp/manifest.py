@@ -81,6 +81,7 @@ class ToolSpec:
     search: dict[str, Any] | None = None  # Advanced Filtering built from plain arguments (search_query.py)
     names: dict[str, dict[str, Any]] = field(default_factory=dict)  # argument → list naming its IDs
     query_terms: dict[str, dict[str, Any]] = field(default_factory=dict)  # text-query argument → checks
+    compose: dict[str, Any] | None = None  # several reads merged into one answer (compose.py)
 
     @property
     def is_list(self) -> bool:
@@ -172,6 +173,8 @@ def _check_tool(entry: dict[str, Any], where: str, problems: list[str]) -> None:
             problems.append(f"{where}.arguments.{name}: path argument not used in {entry['path']}")
         if arg["in"] in ("body", "body_custom") and entry["method"] in ("GET", "DELETE"):
             problems.append(f"{where}.arguments.{name}: {entry['method']} requests have no body")
+    if entry.get("compose") and (entry["method"] != "GET" or entry["pagination"] != "none"):
+        problems.append(f"{where}.compose: composite tools are GET tools without pagination")
     if entry["pagination"] != "none" and entry["method"] != "GET":
         problems.append(f"{where}.pagination: only GET tools can be paginated")
     search = entry.get("search")
@@ -231,6 +234,7 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         search=entry.get("search"),
         names={n: a["names"] for n, a in args.items() if "names" in a},
         query_terms={n: a["query_terms"] for n, a in args.items() if "query_terms" in a},
+        compose=entry.get("compose"),
     )
 
 

@@ -13,6 +13,7 @@ caller accepts several (a search filter: every "Won" status matches).
 from __future__ import annotations
 
 import difflib
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 from close_mcp.client import CloseClient
 
 CACHE_SECONDS = 300.0
+LOOKUP_LIMIT = 10
+_ID = re.compile(r"^[a-z]+_[A-Za-z0-9]{10,}$")
 MAX_ITEMS = 1000
 PAGE = 100
 
@@ -38,6 +41,8 @@ class NameSource:
     labels: tuple[str, ...]
     context: str | None = None  # shown beside an ambiguous candidate, e.g. "{pipeline_name}"
     prefer_same: str | None = None  # on ambiguity, the candidate sharing this field with the target
+    me: str | None = None  # a path whose object is the caller: "me" stands for its ID
+    query: str | None = None  # a long list (leads): searched with this query template, not cached
 
     @classmethod
     def from_manifest(cls, declared: dict[str, Any]) -> NameSource:
@@ -46,6 +51,8 @@ class NameSource:
             tuple(declared.get("label") or ("{name}",)),
             declared.get("context"),
             declared.get("prefer_same"),
+            declared.get("me"),
+            declared.get("query"),
         )
 
 
@@ -70,6 +77,7 @@ class NameCache:
     def __init__(self, ttl: float = CACHE_SECONDS) -> None:
         self.ttl = ttl
         self._lists: dict[tuple[str, str], _Fetched] = {}
+        self._me: dict[tuple[str, str], str] = {}
 
     def wrote(self, path: str) -> None:
         """close-mcp wrote to ``path``: forget every list it may have changed."""
@@ -107,6 +115,10 @@ class NameCache:
         """The IDs ``given`` (a name, any accepted label, or an ID) stands for. ``many``: every object so
         named (a filter); otherwise exactly one, or :class:`UnknownName` listing the candidates (narrowed
         to those sharing ``source.prefer_same`` with ``target``, e.g. the opportunity's own pipeline)."""
+        if source.me and given.strip().casefold() == "me":
+            return [await self.me(client, source.me)]
+        if source.query:
+            return [await self._look_up(client, source, given, what)]
         matches = _matching(await self.items(client, source.path), source, given)
         if not matches:  # perhaps created a moment ago
             matches = _matching(await self.items(client, source.path, fresh=True), source, given)
@@ -134,6 +146,34 @@ class NameCache:
             shown = "; ".join(_candidate(source, m) for m in matches)
             raise UnknownName(f"{what} {given!r} is ambiguous: {shown}. Pass one of these IDs instead.")
         return [str(m["id"]) for m in matches]
+
+    async def _look_up(self, client: CloseClient, source: NameSource, given: str, what: str) -> str:
+        """One object of a long list by ID or by name: an exact name wins, else the only match."""
+        if _ID.match(given):
+            return given
+        query = source.query.format(value=given.replace('"', "")) if source.query else given
+        params = {"query": query, "_limit": str(LOOKUP_LIMIT)}
+        found = [
+            i
+            for i in ((await client.request("GET", source.path, params=params)).data or {}).get("data") or []
+        ]
+        exact = [
+            i for i in found if fill(source.labels[0], i).casefold() == " ".join(given.split()).casefold()
+        ]
+        matches = exact or found
+        if len(matches) == 1:
+            return str(matches[0]["id"])
+        if not matches:
+            raise UnknownName(f"no {what} matches {given!r}; try fewer words, or search for it first")
+        shown = "; ".join(_candidate(source, m) for m in matches)
+        raise UnknownName(f"{what} {given!r} matches several: {shown}. Pass one of these IDs instead.")
+
+    async def me(self, client: CloseClient, path: str) -> str:
+        """The caller's ID (the object at ``path``, read once per credential)."""
+        key = (client.credential.fingerprint, path)
+        if key not in self._me:
+            self._me[key] = str(((await client.request("GET", path)).data or {}).get("id", ""))
+        return self._me[key]
 
     async def label(self, client: CloseClient, source: NameSource, object_id: str) -> str | None:
         """The display name of an ID, or None (never fetched again just for a label)."""
