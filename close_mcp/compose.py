@@ -79,7 +79,9 @@ async def run(
     for key, part in declared.get("parts", {}).items():
         if part.get("one"):
             params = _params(part, values)
-            result[key] = (await client.request("GET", fill_path(part["path"], values), params=params)).data
+            answer = (await client.request("GET", fill_path(part["path"], values), params=params)).data
+            answer = _compact(part, answer) if isinstance(answer, dict) else answer
+            result[key] = await _named(part.get("labels", {}), answer, client, names)
             continue
         items, more = await _list(part, values, client)
         result[key] = items
@@ -100,6 +102,24 @@ def _params(part: dict[str, Any], values: Mapping[str, Any]) -> dict[str, str]:
         except KeyError:
             continue
     return {**params, **_fields(part)}
+
+
+async def _named(labels: dict[str, Any], node: Any, client: CloseClient, names: NameCache) -> Any:
+    """IDs under the keys ``labels`` declares replaced by their names (``from_status_id`` → ``from_status``)."""
+    if not labels:
+        return node
+    if isinstance(node, list):
+        return [await _named(labels, item, client, names) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in labels and isinstance(value, str):
+            name = await names.label(client, NameSource.from_manifest(labels[key]), value)
+            out[key.removesuffix("_id")] = name or value
+        else:
+            out[key] = await _named(labels, value, client, names)
+    return out
 
 
 def _compact(part: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
