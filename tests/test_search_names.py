@@ -177,3 +177,26 @@ async def test_ambiguous_names_list_the_candidates_and_new_names_resolve(sandbox
     assert not dormant.is_error, text_of(dormant)
     assert twice.is_error and "'won' is ambiguous" in text_of(twice), text_of(twice)
     assert won["id"] in text_of(twice) and "stat_secondwon" in text_of(twice)
+
+
+async def test_outcomes_and_templates_by_name(sandbox: Any) -> None:
+    store = sandbox.sandbox.store()
+    call_id = next(a["id"] for a in store.activities.values() if a["_type"] == "Call")
+    outcome = next(o for o in store.collection("outcomes").values() if o["name"] == "Wrong number")
+    template = next(iter(store.collection("email_templates").values()))
+    async with connect(sandbox) as client:
+        done = await client.call_tool("update_call", {"call_id": call_id, "outcome": "wrong NUMBER"})
+        typo = await client.call_tool("update_call", {"call_id": call_id, "outcome": "Wrong numbr"})
+        dry = await client.call_tool(
+            "send_bulk_email",
+            {
+                "template": template["name"],
+                "s_query": {"type": "and", "queries": [{"type": "object_type", "object_type": "lead"}]},
+                "dry_run": True,
+            },
+        )
+    assert not done.is_error, text_of(done)
+    assert store.activities[call_id]["outcome_id"] == outcome["id"]
+    assert typo.is_error and "did you mean 'Wrong number'?" in text_of(typo)
+    assert not dry.is_error, text_of(dry)
+    assert dry.structured_content["request"]["body"]["template_id"] == template["id"]
