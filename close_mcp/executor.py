@@ -171,7 +171,7 @@ class Executor:
             self.names.wrote(plan.path)  # e.g. a new status: its name resolves on the next call
         data = raw if raw is not None else {}
         if spec.search is not None:
-            data = shape(data, args.get("search_cursor"), self.output_budget)
+            data = shape(data, args, self.output_budget)
         notes: list[str] = []
         if isinstance(before, dict) and isinstance(data, dict) and data:
             data = _with_changes(before, data, plan.body or {})

@@ -81,8 +81,8 @@ class NameCache:
 
     def wrote(self, path: str) -> None:
         """close-mcp wrote to ``path``: forget every list it may have changed."""
-        for key in [k for k in self._lists if path.startswith(k[1]) or k[1].startswith(path)]:
-            del self._lists[key]
+        if any(path.startswith(k[1]) or k[1].startswith(path) for k in self._lists):
+            self._lists.clear()  # lists nest (a pipeline holds its statuses): all are read again
 
     async def items(self, client: CloseClient, path: str, *, fresh: bool = False) -> list[dict[str, Any]]:
         key = (client.credential.fingerprint, path)

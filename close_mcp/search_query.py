@@ -22,12 +22,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from close_mcp import cursors
 from close_mcp.client import CloseClient
 from close_mcp.names import NameCache, NameSource, UnknownName, unknown
 from close_mcp.org_schema import OrgSchema
 from close_mcp.trim import LIST_STRING_MAX, compact, render
 
 ITEMS_SHARE = 0.9  # of the output budget, for items
+_NOT_FILTERS = frozenset({"search_cursor", "page_size", "fields", "full_fields"})
 MAX_PAGE = 200  # Close's largest _limit for /data/search/ (close_mcp/sandbox/search/advanced.py)
 
 
@@ -75,7 +77,7 @@ class QueryBuilder:
                 problems.append(f"`{name}`: {exc}")
         if problems:
             raise SearchInputError("; ".join(problems))
-        close_cursor, skip = read_cursor(args.get("search_cursor"))
+        close_cursor, skip = read_cursor(args.get("search_cursor"), args)
         body: dict[str, Any] = {
             "query": {"type": "and", "queries": queries},
             "_fields": {spec.object_type: ["id", *(args.get("fields") or spec.return_fields)]},
@@ -251,30 +253,40 @@ def _custom_condition(definition: dict[str, Any], wanted: Any) -> dict[str, Any]
     return {"type": "term", "values": [str(v) for v in values]}
 
 
-def read_cursor(token: Any) -> tuple[str | None, int]:
+def _filters(args: dict[str, Any]) -> str:
+    return cursors.filters_hash(args, _NOT_FILTERS)
+
+
+def read_cursor(token: Any, args: dict[str, Any]) -> tuple[str | None, int]:
     """Our ``search_cursor``: Close's cursor for the page it starts in (None: the first page) and how
-    many items of that page were already returned (a page cut to fit the output budget)."""
+    many items of that page were already returned (a page cut to fit the output budget); it belongs to
+    the arguments it was returned for."""
     if not token:
         return None, 0
     try:
         raw = json.loads(base64.urlsafe_b64decode(str(token) + "=" * (-len(str(token)) % 4)))
-        return (str(raw["c"]) if raw.get("c") else None), max(0, int(raw.get("s", 0)))
+        close_cursor, skip, filters = (str(raw["c"]) if raw.get("c") else None), int(raw["s"]), raw["f"]
     except (ValueError, TypeError, KeyError, AttributeError):
         raise SearchInputError(
-            "`search_cursor` is not a cursor this tool returned; start again without it"
+            "`search_cursor`: not a cursor this tool returned; start again without it"
         ) from None
+    if filters != _filters(args):
+        raise SearchInputError(
+            "`search_cursor` belongs to a search with other arguments; pass the same ones, or none"
+        )
+    return close_cursor, max(0, skip)
 
 
-def _cursor(close_cursor: str | None, skip: int) -> str:
-    raw = json.dumps({"c": close_cursor, "s": skip}, separators=(",", ":")).encode()
+def _cursor(close_cursor: str | None, skip: int, args: dict[str, Any]) -> str:
+    raw = json.dumps({"c": close_cursor, "s": skip, "f": _filters(args)}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def shape(answer: Any, used_cursor: Any, budget: int) -> dict[str, Any]:
+def shape(answer: Any, args: dict[str, Any], budget: int) -> dict[str, Any]:
     """Close's search answer as the agent reads it: the items that fit the output budget (without
     ``__object_type``), the total count of all matches, and a cursor to the first item not returned."""
     answer = answer if isinstance(answer, dict) else {}
-    close_cursor, skip = read_cursor(used_cursor)
+    close_cursor, skip = read_cursor(args.get("search_cursor"), args)
     data = [item for item in answer.get("data") or [] if isinstance(item, dict)][skip:]
     items: list[dict[str, Any]] = []
     used = 0
@@ -289,9 +301,9 @@ def shape(answer: Any, used_cursor: Any, budget: int) -> dict[str, Any]:
     result: dict[str, Any] = {"items": items, "count": len(items), "total_results": count.get("total")}
     token = None
     if len(items) < len(data):  # cut to fit: the next call starts inside this same page
-        token = _cursor(close_cursor, skip + len(items))
+        token = _cursor(close_cursor, skip + len(items), args)
     elif answer.get("cursor"):
-        token = _cursor(str(answer["cursor"]), 0)
+        token = _cursor(str(answer["cursor"]), 0, args)
     result["has_more"] = token is not None
     if token:
         result["search_cursor"] = token

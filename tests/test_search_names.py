@@ -102,6 +102,13 @@ async def test_valid_names_search_exactly_in_one_call(shared_sandbox: Any) -> No
     assert {i["id"] for i in found["items"]} == expected and len(expected) > 2
     assert found["total_results"] == len(expected) and page["total_results"] == len(expected)
     assert {i["id"] for i in page["items"] + rest["items"]} == expected and page["has_more"]
+    async with connect(shared_sandbox) as client:
+        other = await client.call_tool(
+            "search_leads", {"status": "Customer", "search_cursor": page["search_cursor"]}
+        )
+        forged = await client.call_tool("search_leads", {**args, "search_cursor": "bm90IG91cnM"})
+    assert other.is_error and "belongs to a search with other arguments" in text_of(other)
+    assert forged.is_error and "`search_cursor`: not a cursor this tool returned" in text_of(forged)
     assert all(not k.startswith("custom.cf_") for item in found["items"] for k in item)
 
 
