@@ -107,6 +107,18 @@ class QueryBuilder:
             return [_condition(_regular(spec.object_type, term["field"]), condition)]
         if kind == "date_range":
             return [_condition(_regular(spec.object_type, term["field"]), _moments(value))]
+        if kind == "related_dates":  # e.g. contacted: a call, email or meeting in the range
+            either = [
+                {
+                    "type": "has_related",
+                    "this_object_type": spec.object_type,
+                    "related_object_type": related,
+                    "related_query": _condition(_regular(related, term["field"]), _moments(value)),
+                }
+                for related in term["related"]
+            ]
+            node = {"type": "or", "queries": either}
+            return [{**node, "negate": True} if term.get("negate") else node]
         if kind == "has_related":
             node: dict[str, Any] = {
                 "type": "has_related",

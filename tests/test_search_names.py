@@ -4,6 +4,7 @@ values, never 0 results; a status name never moves a deal to another pipeline si
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -207,3 +208,20 @@ async def test_outcomes_and_templates_by_name(sandbox: Any) -> None:
     assert typo.is_error and "did you mean 'Wrong number'?" in text_of(typo)
     assert not dry.is_error, text_of(dry)
     assert dry.structured_content["request"]["body"]["template_id"] == template["id"]
+
+
+async def test_contacted_and_not_contacted_split_the_leads(shared_sandbox: Any) -> None:
+    store = shared_sandbox.sandbox.store()
+    since = (datetime.now(UTC) - timedelta(days=45)).date().isoformat()
+    touched = {
+        a["lead_id"]
+        for a in store.activities.values()
+        if a["_type"] in ("Call", "Email", "Meeting", "SMS") and str(a.get("activity_at") or "")[:10] >= since
+    }
+    async with connect(shared_sandbox) as client:
+        contacted, _ = await walk(client, "search_leads", {"contacted": {"after": since}, "page_size": 200})
+        silent = (
+            await client.call_tool("search_leads", {"not_contacted": {"after": since}, "page_size": 1})
+        ).structured_content
+    assert set(contacted) == touched and touched
+    assert silent["total_results"] == len(store.leads) - len(touched)
