@@ -117,8 +117,8 @@ class QueryBuilder:
                 }
                 for related in term["related"]
             ]
-            node = {"type": "or", "queries": either}
-            return [{**node, "negate": True} if term.get("negate") else node]
+            any_of: dict[str, Any] = {"type": "or", "queries": either}
+            return [{**any_of, "negate": True} if term.get("negate") else any_of]
         if kind == "has_related":
             node: dict[str, Any] = {
                 "type": "has_related",
