@@ -152,11 +152,8 @@ class NameCache:
         if _ID.match(given):
             return given
         query = source.query.format(value=given.replace('"', "")) if source.query else given
-        params = {"query": query, "_limit": str(LOOKUP_LIMIT)}
-        found = [
-            i
-            for i in ((await client.request("GET", source.path, params=params)).data or {}).get("data") or []
-        ]
+        params = {"query": query, "_limit": str(LOOKUP_LIMIT + 1)}
+        found = list(((await client.request("GET", source.path, params=params)).data or {}).get("data") or [])
         exact = [
             i for i in found if fill(source.labels[0], i).casefold() == " ".join(given.split()).casefold()
         ]
@@ -165,8 +162,9 @@ class NameCache:
             return str(matches[0]["id"])
         if not matches:
             raise UnknownName(f"no {what} matches {given!r}; try fewer words, or search for it first")
-        shown = "; ".join(_candidate(source, m) for m in matches)
-        raise UnknownName(f"{what} {given!r} matches several: {shown}. Pass one of these IDs instead.")
+        shown = "; ".join(_candidate(source, m) for m in matches[:LOOKUP_LIMIT])
+        more = " and more (add words to narrow it)" if len(matches) > LOOKUP_LIMIT else ""
+        raise UnknownName(f"{what} {given!r} matches several: {shown}{more}. Pass one of these IDs instead.")
 
     async def me(self, client: CloseClient, path: str) -> str:
         """The caller's ID (the object at ``path``, read once per credential)."""
