@@ -95,7 +95,7 @@ class QueryBuilder:
     ) -> list[dict[str, Any]]:
         kind = term["kind"]
         if kind == "text":
-            return [{"type": "text", "value": str(value)}]
+            return [{"type": "text", "value": str(value)}] if str(value).strip() else []
         if kind == "reference":
             source = NameSource.from_manifest(term["names"])
             ids: list[str] = []

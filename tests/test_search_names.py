@@ -128,6 +128,13 @@ async def test_related_and_date_terms_match_the_store(shared_sandbox: Any) -> No
         ).structured_content
     assert sorted(has) == sorted(with_open_tasks) and with_open_tasks and calls > 1  # no item twice
     assert has_not["total_results"] == len(store.leads) - len(with_open_tasks)
+    statuses = store.opportunity_statuses()
+    with_open_deals = {
+        o["lead_id"] for o in store.opportunities.values() if statuses[o["status_id"]]["type"] == "active"
+    }
+    async with connect(shared_sandbox) as client:
+        deals = await client.call_tool("search_leads", {"has_open_opportunities": True, "text": " "})
+    assert deals.structured_content["total_results"] == len(with_open_deals) and with_open_deals
     assert later["total_results"] == 0 and later["count"] == 0 and not later.get("items")
 
 
