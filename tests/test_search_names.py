@@ -232,3 +232,39 @@ async def test_contacted_and_not_contacted_split_the_leads(shared_sandbox: Any) 
         ).structured_content
     assert set(contacted) == touched and touched
     assert silent["total_results"] == len(store.leads) - len(touched)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"custom": {"Employees": {"gte": 10, "most": 5}}}, "a range for 'Employees' takes gt, gte, lt, lte"),
+        ({"custom": {"Industry": {"gte": 1}}}, "'Industry' is choices: give a value or a list of values"),
+        ({"custom": {"Employees": [10, "ten"]}}, "'Employees' is a number"),
+        ({"created": {}}, "`created`: give after, before or last_days"),
+        ({"status": ["Qualified", "Bad Fitt"], "sort": "-created"}, "no lead status named 'Bad Fitt'"),
+    ],
+)
+async def test_ranges_and_values_fit_the_field(
+    shared_sandbox: Any, args: dict[str, Any], expected: str
+) -> None:
+    async with connect(shared_sandbox) as client:
+        result = await client.call_tool("search_leads", args)
+    assert result.is_error and expected in text_of(result), text_of(result)
+
+
+async def test_numbers_ranges_and_lists_match_the_store(shared_sandbox: Any) -> None:
+    store = shared_sandbox.sandbox.store()
+    employees = next(c for c, cf in store.custom_fields["lead"].items() if cf["name"] == "Employees")
+    product = next(c for c, cf in store.custom_fields["opportunity"].items() if cf["name"] == "Product")
+    small = {i for i, lead in store.leads.items() if lead.get(f"custom.{employees}") in (5, 12)}
+    mid = {i for i, lead in store.leads.items() if 10 < (lead.get(f"custom.{employees}") or 0) <= 300}
+    growth = {
+        i for i, o in store.opportunities.items() if o.get(f"custom.{product}") in ("Growth", "Starter")
+    }
+    async with connect(shared_sandbox) as client:
+        listed, _ = await walk(client, "search_leads", {"custom": {"employees": [5, 12]}, "page_size": 200})
+        ranged, _ = await walk(client, "search_leads", {"custom": {"Employees": {"gt": 10, "lte": 300}}})
+        deals, _ = await walk(client, "search_opportunities", {"custom": {"product": ["growth", "Starter"]}})
+    assert set(listed) == small and small
+    assert set(ranged) == mid and mid
+    assert set(deals) == growth and growth
