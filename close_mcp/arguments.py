@@ -136,7 +136,7 @@ def prepare(spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
     body: dict[str, Any] = {}
     for name, value in args.items():
         binding = spec.bindings.get(name)
-        if binding is None or binding.location == "path":
+        if binding is None or binding.location in ("path", "search"):  # search: search_query.py builds it
             continue
         if binding.location == "query":
             request.params[binding.wire] = _query_value(value)

@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from close_mcp import cursors, reconcile
+from close_mcp import compose, cursors, reconcile
 from close_mcp.arguments import ArgumentChecker, ToolInputError, check_url_size, prepare
 from close_mcp.client import CloseClient
 from close_mcp.errors import CloseError
 from close_mcp.manifest import ToolSpec
+from close_mcp.names import NameCache, NameSource, UnknownName
 from close_mcp.org_schema import CUSTOM_FIELD_PATHS, OrgSchema, UnknownCustomField
 from close_mcp.plan import RequestPlan
 from close_mcp.ratelimit import WaitCallback
+from close_mcp.search_query import QueryBuilder, SearchInputError, SearchSpec, check_query, shape
 from close_mcp.tool_arguments import DEFAULT_LIMIT, STANDARD_ARGUMENTS
 from close_mcp.trim import LIST_STRING_MAX, compact, fit_object, minimal, project, render
 
@@ -66,6 +68,8 @@ class Executor:
         self._checkers: dict[str, ArgumentChecker] = {}
         self._item_chars: dict[tuple[str, ...], float] = {}  # learned size of a shaped item, per tool+fields
         self.schema = OrgSchema()  # custom field names, per credential
+        self.names = NameCache()  # statuses, pipelines, users… by name, per credential
+        self.searches = QueryBuilder(self.names, self.schema)
 
     def plan(self, spec: ToolSpec, args: dict[str, Any]) -> RequestPlan:
         """Validate the arguments and turn them into the exact request (raises :class:`ToolInputError`)."""
@@ -78,16 +82,61 @@ class Executor:
             plan.default_view = self._apply_fields(spec, args, plan)
         return plan
 
-    async def resolve(self, spec: ToolSpec, plan: RequestPlan, client: CloseClient) -> None:
+    async def resolve(
+        self, spec: ToolSpec, plan: RequestPlan, client: CloseClient, args: dict[str, Any] | None = None
+    ) -> None:
         """What needs the organization's schema: custom fields given by name become ``cf_…`` IDs, choices
-        are checked (raises :class:`ToolInputError` naming the closest valid values)."""
-        if spec.custom_fields and plan.body:
+        are checked, names declared in the manifest become IDs, a search's arguments become its query
+        tree (raises :class:`ToolInputError` naming the closest valid values)."""
+        try:
+            if spec.search is not None:
+                search = SearchSpec.from_manifest(spec.search, spec.custom_fields)
+                plan.body = await self.searches.body(search, args or {}, client)
+                plan.params.pop("_fields", None)  # fields go in the search body
+            if spec.names:
+                await self._resolve_names(spec, args or {}, plan, client)
+            for name, declared in spec.query_terms.items():
+                if (args or {}).get(name):
+                    await check_query(self.searches, declared, name, str((args or {})[name]), client)
+        except (SearchInputError, UnknownName) as exc:
+            message = str(exc).rstrip(".")
+            raise ToolInputError(
+                f"Invalid arguments for {spec.name}: {message}. Nothing was sent to Close."
+            ) from None
+        if spec.custom_fields and plan.body and spec.search is None:
             try:
                 await self.schema.resolve_body(client, spec.custom_fields, plan.body)
             except UnknownCustomField as exc:
                 raise ToolInputError(
                     f"Invalid arguments for {spec.name}: `custom`: {exc} Nothing was sent to Close."
                 ) from None
+
+    async def _resolve_names(
+        self, spec: ToolSpec, args: dict[str, Any], plan: RequestPlan, client: CloseClient
+    ) -> None:
+        """Arguments declared with ``names`` take a name or an ID; the request carries the ID."""
+        target: dict[str, Any] | None = None
+        problems: list[str] = []
+        for name, declared in spec.names.items():
+            if args.get(name) is None:
+                continue
+            source = NameSource.from_manifest(declared)
+            if source.prefer_same and target is None and plan.method == "PUT":
+                target = (await client.request("GET", plan.path)).data or {}
+            binding = spec.bindings[name]
+            try:
+                ids = await self.names.resolve(
+                    client, source, str(args[name]), what=declared.get("what", name), target=target
+                )
+            except UnknownName as exc:
+                problems.append(f"`{name}`: {exc}")
+                continue
+            if binding.location == "query":
+                plan.params[binding.wire] = ids[0]
+            elif plan.body is not None:
+                plan.body[binding.wire] = ids[0]
+        if problems:
+            raise UnknownName("; ".join(problems))
 
     async def call(
         self,
@@ -105,25 +154,38 @@ class Executor:
             before = (await client.request("GET", plan.path, on_wait=on_wait)).data
         matched = await self._matches(spec, plan, client, on_wait) if spec.report_matches else None
         notes: list[str] = []
-        sent_at = reconcile.now()
-        try:
-            response = await client.request(
-                plan.method,
-                plan.path,
-                params=plan.params or None,
-                json=plan.body,
-                idempotent=plan.idempotent,
-                on_wait=on_wait,
-            )
-            data = response.data if response.data is not None else {}
-            request_id = response.headers.get(REQUEST_ID_HEADER)
-        except CloseError as exc:
-            request_id = None
-            settled = await reconcile.settle(spec, args, plan, client, exc, sent_at, on_wait)
-            data = settled.data
-            notes.append(settled.note)
+        request_id: str | None = None
+        raw: Any
+        if spec.compose is not None:
+            resolved = {
+                **args,
+                **{n: plan.params[b.wire] for n, b in spec.bindings.items() if b.wire in plan.params},
+            }
+            raw = await compose.run(spec.compose, resolved, client, self.names)
+        else:
+            sent_at = reconcile.now()
+            try:
+                response = await client.request(
+                    plan.method,
+                    plan.path,
+                    params=plan.params or None,
+                    json=plan.body,
+                    idempotent=plan.idempotent,
+                    on_wait=on_wait,
+                )
+                raw = response.data
+                request_id = response.headers.get(REQUEST_ID_HEADER)
+            except CloseError as exc:
+                settled = await reconcile.settle(spec, args, plan, client, exc, sent_at, on_wait)
+                raw = settled.data
+                notes.append(settled.note)
         if plan.method != "GET" and plan.path.startswith(CUSTOM_FIELD_PATHS):
             self.schema.invalidate()  # a definition changed: names are read again when next needed
+        if plan.method not in ("GET",) and spec.search is None:
+            self.names.wrote(plan.path)  # e.g. a new status: its name resolves on the next call
+        data = raw if raw is not None else {}
+        if spec.search is not None:
+            data = shape(data, args, self.output_budget)
         if isinstance(before, dict) and isinstance(data, dict) and data:
             data = _with_changes(before, data, plan.body or {})
             if "also" in data["changes"]:

@@ -22,7 +22,7 @@ from close_mcp.access import Access, annotations_for
 from close_mcp.reconcile import ReconcileSpec
 from close_mcp.tool_arguments import STANDARD_ARGUMENTS, advertised, standard_arguments
 
-Location = Literal["path", "query", "body", "body_custom"]
+Location = Literal["path", "query", "body", "body_custom", "search"]
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _SKIP_FILES = {"manifest.schema.json", "definitions.json", "_protocol.json", "_not_tools.json"}
 SERVER_TOOL_NAMES = frozenset({"find_tools", "enable_tools", "call_tool"})  # close_mcp.discovery's own tools
@@ -80,6 +80,10 @@ class ToolSpec:
     aliases: tuple[str, ...] = ()  # former names that keep working (not listed)
     reconcile: ReconcileSpec | None = None  # how an ambiguous write is found out (close_mcp.reconcile)
     wire_schema: dict[str, Any] = field(default_factory=dict)  # what tools/list advertises
+    search: dict[str, Any] | None = None  # Advanced Filtering built from plain arguments (search_query.py)
+    names: dict[str, dict[str, Any]] = field(default_factory=dict)  # argument → list naming its IDs
+    query_terms: dict[str, dict[str, Any]] = field(default_factory=dict)  # text-query argument → checks
+    compose: dict[str, Any] | None = None  # several reads merged into one answer (compose.py)
 
     @property
     def is_list(self) -> bool:
@@ -183,6 +187,8 @@ def _check_tool(entry: dict[str, Any], where: str, problems: list[str]) -> None:
             problems.append(f"{where}.arguments.{name}: path argument not used in {entry['path']}")
         if arg["in"] in ("body", "body_custom") and entry["method"] in ("GET", "DELETE"):
             problems.append(f"{where}.arguments.{name}: {entry['method']} requests have no body")
+    if entry.get("compose") and (entry["method"] != "GET" or entry["pagination"] != "none"):
+        problems.append(f"{where}.compose: composite tools are GET tools without pagination")
     if entry["pagination"] != "none" and entry["method"] != "GET":
         problems.append(f"{where}.pagination: only GET tools can be paginated")
     declared = ReconcileSpec.from_manifest(entry.get("reconcile"), entry["method"])
@@ -191,6 +197,17 @@ def _check_tool(entry: dict[str, Any], where: str, problems: list[str]) -> None:
             problems.append(f"{where}.reconcile: only writes are reconciled")
         for name in sorted(declared.arguments() - set(args)):
             problems.append(f"{where}.reconcile: unknown argument {name!r}")
+    search = entry.get("search")
+    for name, term in (search or {}).get("terms", {}).items():
+        if name not in args or args[name]["in"] != "search":
+            problems.append(f'{where}.search.terms.{name}: needs an argument {name!r} with "in": "search"')
+        if term.get("kind") == "custom" and not entry.get("custom_fields"):
+            problems.append(f"{where}.search.terms.{name}: a custom term needs the tool's custom_fields")
+    for name, arg in args.items():
+        if arg["in"] == "search" and name not in (search or {}).get("terms", {}):
+            problems.append(f"{where}.arguments.{name}: a search argument needs a term in search.terms")
+        if "names" in arg and arg["in"] not in ("query", "body"):
+            problems.append(f"{where}.arguments.{name}: names apply to query or body arguments")
     for group in entry.get("require_one_of", []):
         for name in group:
             if name not in args:
@@ -237,6 +254,10 @@ def _compile(entry: dict[str, Any], toolset: str) -> ToolSpec:
         aliases=tuple(entry.get("aliases", ())),
         reconcile=ReconcileSpec.from_manifest(entry.get("reconcile"), entry["method"]),
         wire_schema=_advertised_schema(schema),
+        search=entry.get("search"),
+        names={n: a["names"] for n, a in args.items() if "names" in a},
+        query_terms={n: a["query_terms"] for n, a in args.items() if "query_terms" in a},
+        compose=entry.get("compose"),
     )
 
 

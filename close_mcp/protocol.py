@@ -46,6 +46,21 @@ EVENTS_OFF = (
 _LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
+def _completion_values(source: dict[str, Any], item: dict[str, Any]) -> list[str]:
+    """What one item offers: its value field (each element of a list field, e.g. a field's choices),
+    or its ``template`` filled."""
+    if source.get("template"):
+        return [
+            " ".join(
+                source["template"]
+                .format_map({k: item.get(k) or "" for k in _PLACEHOLDER.findall(source["template"])})
+                .split()
+            )
+        ]
+    value = item.get(source["value"], "")
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
 class LogLevels:
     """The ``logging/setLevel`` of each connection (the SDK's per-request session proxy hides it)."""
 
@@ -252,10 +267,12 @@ class ProtocolHandlers:
         if source is None or self.allowed(ctx, source["tool"]) is not None:
             return types.CompleteResult(completion=types.Completion(values=[]))
         typed = params.argument.value
-        query = {
-            "_limit": "100",
-            "_fields": ",".join({source["value"], source.get("label", source["value"])}),
-        }
+        fields = {source["value"], source.get("label", source["value"])}
+        if source.get("template"):  # e.g. a user's "{first_name} {last_name}"
+            fields |= set(_PLACEHOLDER.findall(source["template"]))
+        if source.get("narrow_by"):
+            fields.add(source["narrow_by"]["field"])
+        query = {"_limit": "100", "_fields": ",".join(sorted(fields))}
         if source.get("query") and typed:
             query[source["query"]] = typed
         try:
@@ -264,7 +281,14 @@ class ProtocolHandlers:
         except CloseError as exc:
             log.info("completion of %s failed: %s", params.argument.name, type(exc).__name__)
             return types.CompleteResult(completion=types.Completion(values=[]))
-        values = [str(i.get(source["value"], "")) for i in items.get("data") or [] if isinstance(i, dict)]
+        rows = [i for i in items.get("data") or [] if isinstance(i, dict)]
+        narrow = source.get("narrow_by")  # another argument already chosen, e.g. the custom field
+        chosen = (
+            (params.context.arguments or {}).get(narrow["argument"]) if narrow and params.context else None
+        )
+        if narrow and chosen:
+            rows = [i for i in rows if str(i.get(narrow["field"], "")).casefold() == chosen.casefold()]
+        values = list(dict.fromkeys(v for i in rows for v in _completion_values(source, i)))
         if not source.get("query"):
             values = [v for v in values if v.casefold().startswith(typed.casefold())]
         return types.CompleteResult(

@@ -318,7 +318,9 @@ class CallTool:
     async def _send(
         self, ctx: Context, spec: ToolSpec, args: dict[str, Any], plan: RequestPlan, client: CloseClient
     ) -> CallOutcome:
-        await self.executor.resolve(spec, plan, client)  # names → IDs: the dry run shows the real request
+        await self.executor.resolve(
+            spec, plan, client, args
+        )  # names → IDs: the dry run shows the real request
         if args.get("dry_run"):
             shown = {"dry_run": True, "request": plan.wire(client.base_url)}
             return CallOutcome(ok_result(shown, render(shown)), "dry_run", (args,))

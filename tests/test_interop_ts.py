@@ -39,6 +39,20 @@ def _check(summary: dict, sandbox) -> None:
     assert summary["pageCount"] == 3 and not set(summary["firstIds"]) & set(summary["nextIds"])
     assert not summary["noteError"] and summary["noteId"] in sandbox.sandbox.store().activities
     assert summary["badError"] and "lead_id" in summary["badText"]
+    _check_protocol(summary, sandbox)
+
+
+def _check_protocol(summary: dict, sandbox) -> None:
+    """Resources, prompts, completions and logging as the TypeScript SDK sees them."""
+    store = sandbox.sandbox.store()
+    assert {"completions", "logging", "prompts", "resources", "tools"} <= set(summary["capabilities"])
+    assert "close://schema/pipelines" in summary["resourceUris"] and summary["templateCount"] >= 1
+    assert all(p["name"] in summary["pipelinesText"] for p in store.pipelines.values())
+    assert "find_leads" in summary["promptNames"] and "search_leads" in summary["promptText"]
+    assert summary["statusValues"] == ["Qualified"] and summary["fieldValues"] == ["Industry"]
+    industry = next(cf for cf in store.custom_fields["lead"].values() if cf["name"] == "Industry")
+    assert summary["choiceValues"] == [c for c in industry["choices"] if c.lower().startswith("s")]
+    assert summary["userValues"] == ["Dana Whitfield"] and summary["loggingSet"]
 
 
 async def test_typescript_client_over_stdio(ts_client, sandbox):

@@ -42,7 +42,7 @@ async def test_prompts_use_their_arguments(shared_sandbox):
         review = await client.get_prompt("pipeline_review", {"pipeline": "Renewals"})
         with pytest.raises(MCPError, match="needs: pipeline"):
             await client.get_prompt("pipeline_review", {})
-    assert names == {"pipeline_review", "log_meeting", "clean_duplicates", "weekly_report"}
+    assert names == {"pipeline_review", "log_meeting", "clean_duplicates", "weekly_report", "find_leads"}
     assert "Renewals pipeline" in review.messages[0].content.text
 
 

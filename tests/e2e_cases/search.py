@@ -110,4 +110,52 @@ close_error(
 close_error(
     "search_leads_and_contacts", {"query": {"type": "and", "queries": []}}, BAD_REQUEST, "object_type clause"
 )
-revoked_key("list_smart_views")
+revoked_key("list_smart_views", "search_leads", "search_contacts", "search_opportunities")
+
+
+def _cf_id(call: Call, kind: str, name: str) -> str:
+    return next(cid for cid, cf in call.store.custom_fields[kind].items() if cf["name"] == name)
+
+
+@case("search_leads", writes=False)
+async def _(call: Call) -> None:
+    qualified = _lead_ids_with_status(call, "Qualified")
+    industry = _cf_id(call, "lead", "Industry")
+    expected = {i for i in qualified if call.store.leads[i].get(f"custom.{industry}") == "Software"}
+    args = {"status": "qualified", "custom": {"industry": "software"}, "page_size": 200}
+    found = await call("search_leads", args)
+    assert {item["id"] for item in found["items"]} == expected and expected
+    assert found["total_results"] == len(expected) and not found["has_more"]
+    assert all(
+        item["custom.Industry"] == "Software" and item["status_label"] == "Qualified"
+        for item in found["items"]
+    )
+
+
+@case("search_contacts", writes=False)
+async def _(call: Call) -> None:
+    contact = next(iter(call.store.contacts.values()))
+    first = contact["name"].split()[0]
+    expected = {i for i, c in call.store.contacts.items() if first.casefold() in c["name"].casefold().split()}
+    found = await call("search_contacts", {"text": first, "page_size": 200})
+    assert expected <= {item["id"] for item in found["items"]} and contact["id"] in expected
+    assert found["total_results"] == len(found["items"])
+
+
+@case("search_opportunities", writes=False)
+async def _(call: Call) -> None:
+    statuses = call.store.opportunity_statuses()
+    pipelines = {p["name"]: pid for pid, p in call.store.collection("pipelines").items()}
+    won_sales = {
+        oid
+        for oid, o in call.store.opportunities.items()
+        if statuses[o["status_id"]]["label"] == "Won"
+        and statuses[o["status_id"]]["pipeline_id"] == pipelines["Sales"]
+    }
+    found = await call(
+        "search_opportunities", {"status": "Won", "pipeline": "Sales", "sort": "-value", "page_size": 200}
+    )
+    assert {item["id"] for item in found["items"]} == won_sales and won_sales
+    values = [call.store.opportunities[item["id"]]["value"] for item in found["items"]]
+    assert values == sorted(values, reverse=True)
+    assert all(item["pipeline_name"] == "Sales" for item in found["items"])

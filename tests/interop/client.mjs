@@ -24,6 +24,19 @@ const leadId = page.structuredContent.items[0].id;
 const next = await client.callTool({ name: "list_leads", arguments: { limit: 3, cursor: page.structuredContent.next_cursor } });
 const note = await client.callTool({ name: "create_note", arguments: { lead_id: leadId, note: `from ${kind} ts client` } });
 const bad = await client.callTool({ name: "get_lead", arguments: { lead_id: "../etc/passwd" } });
+// The rest of the protocol: resources, prompts, completions, logging.
+const caps = client.getServerCapabilities();
+const { resources } = await client.listResources();
+const { resourceTemplates } = await client.listResourceTemplates();
+const pipelines = await client.readResource({ uri: "close://schema/pipelines" });
+const { prompts } = await client.listPrompts();
+const prompt = await client.getPrompt({ name: "find_leads", arguments: { status: "Qualified", custom_field: "Industry", choice: "Software" } });
+const ref = { type: "ref/prompt", name: "find_leads" };
+const statuses = await client.complete({ ref, argument: { name: "status", value: "qu" } });
+const fields = await client.complete({ ref, argument: { name: "custom_field", value: "ind" } });
+const choices = await client.complete({ ref, argument: { name: "choice", value: "s" }, context: { arguments: { custom_field: "Industry" } } });
+const users = await client.complete({ ref, argument: { name: "user_name", value: "da" } });
+await client.setLoggingLevel("info");
 console.log(JSON.stringify({
   protocol: transport.protocolVersion ?? null,
   server: client.getServerVersion(),
@@ -37,5 +50,16 @@ console.log(JSON.stringify({
   noteError: note.isError ?? false,
   badError: bad.isError ?? false,
   badText: bad.content[0].text,
+  capabilities: Object.keys(caps ?? {}).sort(),
+  resourceUris: resources.map((r) => r.uri),
+  templateCount: resourceTemplates.length,
+  pipelinesText: pipelines.contents[0].text,
+  promptNames: prompts.map((p) => p.name),
+  promptText: prompt.messages[0].content.text,
+  statusValues: statuses.completion.values,
+  fieldValues: fields.completion.values,
+  choiceValues: choices.completion.values,
+  userValues: users.completion.values,
+  loggingSet: true,
 }));
 await client.close();
