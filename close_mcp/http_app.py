@@ -235,11 +235,10 @@ class BodyLimit:
     if it fits, so an oversized stream is a 413 too, never an error inside the app."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, own_limit: frozenset[str] = frozenset()) -> None:
-        self.app, self.max_bytes, self.own_limit = (
-            app,
-            max_bytes,
-            own_limit,
-        )  # paths that limit (and count) themselves
+        self.app, self.max_bytes = app, max_bytes
+        self.own_limit = (
+            own_limit  # paths that limit (and count) their bodies themselves: the webhook receiver
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.own_limit:

@@ -6,6 +6,8 @@ retried and reaches subscribers exactly once; switching from push to follow lose
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -14,6 +16,7 @@ import anyio
 import httpx2
 import pytest
 from conftest import connect, settings_for_tests
+from mcp import Client, StdioServerParameters
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -167,6 +170,44 @@ async def test_follow_a_subscribed_client_hears_another_clients_change(sandbox):
         await rename(sandbox, lead_id, "Followed Again")
         await updates.wait_for(uri, count=2)
         assert updates.uris.count("close://events/recent") == 2
+        lead_view = await listener.read_resource(f"close://events/lead/{lead_id}")
+        assert "Followed Again" in lead_view.contents[0].text
+
+        await listener.unsubscribe_resource(uri)  # still subscribed to every event
+        await rename(sandbox, lead_id, "Unwatched 1")
+        await rename(sandbox, lead_id, "Unwatched 2")
+        await updates.wait_for("close://events/recent", count=4)  # published in order: both are out
+        assert updates.uris.count(uri) == 2
+
+
+async def test_follow_over_a_real_stdio_process(sandbox, tmp_path):
+    lead_id = a_lead(sandbox)
+    uri = f"close://lead/{lead_id}"
+    updates = Updates()
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "close_mcp", "--api-base-url", sandbox.base_url, "--events", "follow"],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),  # the key and state files' default folder
+            "CLOSE_API_KEY": sandbox.api_key,
+        },
+    )
+    async with Client(params, mode="legacy", message_handler=updates) as listener:
+        await listener.subscribe_resource(uri)
+        await rename(sandbox, lead_id, "Heard over stdio")
+        await updates.wait_for(uri)
+    state = json.loads((tmp_path / ".config" / "close-mcp" / "events-state.json").read_text())
+    assert state["recent_ids"] == lead_events(sandbox, lead_id)[-1:]  # kept for the next start
+
+
+async def test_the_state_file_never_replaces_a_special_file(sandbox, tmp_path):
+    fifo = tmp_path / "not-a-file"
+    os.mkfifo(fifo)
+    settings = settings_for_tests(sandbox=True, events_state=fifo, **FOLLOW)
+    async with connect(sandbox, settings=settings) as client:
+        assert not (await client.call_tool("wait_for_events", {"timeout_seconds": 0})).is_error
+    assert fifo.is_fifo()
 
 
 async def test_follow_wait_for_events_returns_the_matching_change_once(sandbox):

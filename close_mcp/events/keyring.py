@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from close_mcp.settings_error import SettingsError
+
 
 @dataclass
 class KeyEntry:
@@ -50,6 +52,8 @@ class KeyRing:
         except FileNotFoundError:
             self.entries, self._mtime = {}, -1.0
             return
+        if not self.path.is_file():
+            raise SettingsError(f"{self.path}: the webhook key file must be a regular file")
         if mtime == self._mtime:
             return
         data = json.loads(self.path.read_text())
@@ -87,6 +91,8 @@ class KeyRing:
     def save(self) -> None:
         if self.path is None:
             return
+        if self.path.exists() and not self.path.is_file():
+            raise SettingsError(f"{self.path}: the webhook key file must be a regular file")
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = {"subscriptions": {k: vars(e) for k, e in self.entries.items()}}
         tmp = self.path.with_name(self.path.name + ".tmp")

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from close_mcp.events.keyring import KeyRing
 from close_mcp.events.receiver import WebhookReceiver
 from close_mcp.shared_store import MemoryStore, SharedStore
 
+log = logging.getLogger("close_mcp.events")
+
 
 @dataclass
 class EventService:
@@ -29,7 +32,6 @@ class EventService:
     follower: EventLogFollower | None = None
     public_url: str | None = None
     webhook_path: str = "/webhooks/close"
-    _extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
@@ -68,6 +70,8 @@ def object_uris(templates: list[dict[str, Any]]) -> dict[str, str]:
 async def load_state(hub: EventHub, path: Path) -> None:
     """The previous run's position and recent event IDs, into the hub's store (a missing or damaged
     file is a fresh start: follow then begins at the newest event, nothing replayed)."""
+    if not path.is_file():  # absent, or not a regular file (never read a FIFO or a device)
+        return
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -80,7 +84,11 @@ async def load_state(hub: EventHub, path: Path) -> None:
 
 
 def save_state(hub: EventHub, path: Path) -> None:
-    """Position and the IDs the next run's overlap could re-read (the recent ones), written atomically."""
+    """Position and the IDs the next run's overlap could re-read (the recent ones), written atomically.
+    Only ever replaces a regular file: a path such as /dev/null is left alone (and nothing is kept)."""
+    if path.exists() and not path.is_file():
+        log.warning("events state not kept: %s is not a regular file", path)
+        return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = {"high_water": hub.high_water, "recent_ids": [e.get("id") for e in hub.recent]}
     tmp = path.with_name(path.name + ".tmp")

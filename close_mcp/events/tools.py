@@ -106,11 +106,8 @@ def invalid_arguments(name: str, args: dict[str, Any]) -> str | None:
         extra = ", ".join(sorted(set(args) - set(schema["properties"])))
         return f"{name}: unknown argument(s) {extra}; allowed: {', '.join(schema['properties'])}."
     if error.validator == "pattern":
-        hint = (
-            "an ID like lead_abc123"
-            if "ID" in str(error.schema) or "A-Z" in str(error.schema)
-            else ("a lower-case name like lead or activity.note")
-        )
+        is_id = isinstance(error.schema, dict) and error.schema.get("pattern") == _ID["pattern"]
+        hint = "an ID like lead_abc123" if is_id else "a lower-case name like lead or activity.note"
         return f"{name}: {where} must be {hint}, got {error.instance!r}."
     return f"{name}: {where}: {error.message}."
 
