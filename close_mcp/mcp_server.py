@@ -5,11 +5,13 @@ The handlers live in :mod:`close_mcp.tool_handlers`; :mod:`close_mcp.app` decide
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from mcp.server import Server
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from close_mcp import __version__
 from close_mcp.protocol import ProtocolHandlers
@@ -43,6 +45,14 @@ class CloseMcpServer(Server[Any]):
 
 
 def build_server(list_tools: ListTools, call_tool: CallTool, protocol: ProtocolHandlers) -> Server[Any]:
+    with warnings.catch_warnings():
+        # The logging capability is deprecated by SEP-2577 (2026-07-28) but hosts still use it and the
+        # agent-grade issue asks for it: keep it without a warning on every start (stderr is the log).
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        return _server(list_tools, call_tool, protocol)
+
+
+def _server(list_tools: ListTools, call_tool: CallTool, protocol: ProtocolHandlers) -> Server[Any]:
     return CloseMcpServer(
         "close-mcp",
         version=__version__,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from spec_responses import SpecResponses
 
 from close_mcp.app import Upstream, open_local_app
 from close_mcp.credentials import Credential
@@ -34,9 +35,27 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# Every answer of the fixtures' sandboxes is checked against Close's published response schemas:
+# a test whose sandbox answered off the spec fails (tests/spec_responses.py lists observed deviations).
+SPEC_CHECK = SpecResponses()
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_spec() -> Iterator[None]:
+    seen = len(SPEC_CHECK.mismatches)
+    yield
+    SPEC_CHECK.fail_on_new(seen)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SPEC_CHECK.checked:
+        terminalreporter.write_line(SPEC_CHECK.summary())
+
+
 @pytest.fixture
 async def sandbox() -> AsyncIterator[RunningSandbox]:
     async with run_sandbox(SandboxConfig()) as running:
+        SPEC_CHECK.attach(running.sandbox)
         yield running
 
 
@@ -44,6 +63,7 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
 async def shared_sandbox() -> AsyncIterator[RunningSandbox]:
     """One sandbox for every read-only test of the run: never write to it."""
     async with run_sandbox(SandboxConfig()) as running:
+        SPEC_CHECK.attach(running.sandbox)
         yield running
 
 

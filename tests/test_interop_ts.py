@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
 from conftest import SPECS
+from npm_helpers import npm_ci_once
 from remote_helpers import remote_server
 
 from close_mcp.http_app import RemoteConfig
@@ -29,14 +29,7 @@ INTEROP = Path(__file__).parent / "interop"
 
 @pytest.fixture(scope="session")
 def ts_client() -> Path:
-    if not (INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=INTEROP,
-            check=True,
-            timeout=300,
-            capture_output=True,
-        )
+    npm_ci_once(INTEROP, INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk")
     return INTEROP / "client.mjs"
 
 

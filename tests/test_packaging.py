@@ -19,6 +19,7 @@ import anyio
 import pytest
 from conftest import SPECS
 from mcp import Client, StdioServerParameters
+from npm_helpers import npm_ci_once
 
 from close_mcp import __version__
 from close_mcp.packaging import bundle, identity, registry
@@ -45,14 +46,7 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def mcpb_tools() -> Path:
-    if not (MCPB / "node_modules" / "@anthropic-ai" / "mcpb").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=MCPB,
-            check=True,
-            timeout=300,
-            capture_output=True,
-        )
+    npm_ci_once(MCPB, MCPB / "node_modules" / "@anthropic-ai" / "mcpb")
     return MCPB
 
 

@@ -10,7 +10,7 @@ resource declarations in :mod:`close_mcp.sandbox.areas` by :mod:`close_mcp.sandb
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -70,6 +70,11 @@ class SandboxConfig:
     webhook_policy: DeliveryPolicy | None = None  # retry schedule etc.; None = Close's defaults
 
 
+# (the request's record: method, path without /api/v1, query; status; body): tests check every answer
+# against Close's published response schemas.
+ResponseObserver = Callable[[dict[str, Any], int, bytes], None]
+
+
 class Sandbox:
     """One sandbox: its organizations, credentials, limits, faults and statistics."""
 
@@ -91,6 +96,7 @@ class Sandbox:
         self.limiter = self._enforcer(cfg.rate_limit, cfg.rate_window)
         self.faults = Faults()
         self.stats = Stats()
+        self.response_observers: list[ResponseObserver] = []
         policy = cfg.webhook_policy or DeliveryPolicy()
         if cfg.allow_loopback_webhooks != policy.allow_loopback_http:
             policy = replace(policy, allow_loopback_http=cfg.allow_loopback_webhooks)
@@ -232,6 +238,8 @@ class Sandbox:
         """Every API response with a credential carries ``RateLimit`` (close-api.md §1.2)."""
         record["status"] = response.status_code
         self.stats.statuses[response.status_code] += 1
+        for observe in self.response_observers:
+            observe(record, response.status_code, bytes(getattr(response, "body", b"")))
         if verdict is not None and "ratelimit" not in response.headers:
             response.headers.update(ratelimit_headers(verdict, self.config.header_style))
         return response

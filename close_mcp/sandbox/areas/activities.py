@@ -120,7 +120,8 @@ CALL = typed(
         Field("status", choices=CALL_STATUSES, default="completed"),
         Field("duration", "int"),
         Field("disposition", choices=DISPOSITIONS),
-        *Field.many("phone note note_html recording_url outcome_id"),
+        *Field.many("phone note note_html recording_url"),
+        Field("outcome_id", default=None),  # SPEC CallActivity.required: null when no outcome
         Field("source", writable="never", default="External"),  # a logged call, not dialled
     ),
     Hooks(validate=_check_call),
@@ -160,11 +161,22 @@ EMAIL = typed(
     "Email",
     (
         Field("status", required=True, choices=EMAIL_STATUSES),
-        Field("sender"),
         *Field.many("to cc bcc", "list", label="list of email addresses", default=[]),
         Field("attachments", writable="never", default=[]),
-        *Field.many("subject body_text body_html template_id followup_date send_in"),
-        Field("date_scheduled", "date"),
+        *Field.many("followup_date send_in"),
+        # SPEC EmailActivity.required: always present, null when unset
+        *Field.many("subject sender body_text body_html template_id", default=None),
+        Field("date_scheduled", "date", default=None),
+        *Field.many("send_as_id in_reply_to_id", "str", default=None),
+        *Field.many(
+            "date_sent bulk_email_action_id opens_summary followup_sequence_delay",
+            writable="never",
+            default=None,
+        ),
+        *Field.many("message_ids references", writable="never", default=[]),
+        *Field.many(
+            "has_reply need_smtp_credentials followup_sequence_add_cc_bcc", writable="never", default=False
+        ),
     ),
     Hooks(
         validate=_check_email,

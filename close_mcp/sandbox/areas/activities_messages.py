@@ -6,11 +6,13 @@ from __future__ import annotations
 import copy
 import html
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from starlette.responses import Response
 
 from close_mcp.sandbox.areas.activities import EMAIL, typed
+from close_mcp.sandbox.areas.phone import DIAL_CODES, formatted
 from close_mcp.sandbox.engine import Ctx, Field, Hooks, Resource, Route, choice, json_response, write
 from close_mcp.sandbox.ids import iso, now_utc
 from close_mcp.sandbox.seeding import SeedCtx
@@ -20,6 +22,29 @@ from close_mcp.sandbox.validate import FieldErrors
 MESSAGE_STATUSES = choice("inbox", "draft", "scheduled", "outbox", "sent", "error")  # SPEC MessageStatus
 FILTERS = ("id", "lead_id", "contact_id", "user_id", "date_created", "activity_at")  # SPEC list params
 SENT_SMS = "sent_sms"  # the store's record of SMS the sandbox "sent" instead of sending them
+
+
+# ----- phones shown both ways (SPEC SMSActivity / WhatsAppMessageActivity) ----------------
+def country_of(number: str | None) -> str | None:
+    """The ISO country of an E.164 number by its dial code. Guess: +1 is shown as US (Close's
+    rule between the NANP countries is not documented); unknown codes are null."""
+    if not number or not number.startswith("+"):
+        return None
+    by_code = sorted(((code, iso) for iso, code in DIAL_CODES.items()), key=lambda c: -len(c[0]))
+    return next((iso for code, iso in by_code if number[1:].startswith(code) and iso != "CA"), None)
+
+
+def _phones_view(*, countries: bool) -> Callable[[OrgStore, Obj], Obj]:
+    def view(_store: OrgStore, message: Obj) -> Obj:
+        out = copy.deepcopy(message)
+        for side in ("local", "remote"):
+            number = message.get(f"{side}_phone")
+            out[f"{side}_phone_formatted"] = formatted(number)
+            if countries:
+                out[f"{side}_country_iso"] = country_of(number)
+        return out
+
+    return view
 
 
 # ----- SMS -----------------------------------------------------------------------------
@@ -71,6 +96,7 @@ SMS = typed(
         Field("source", writable="never", default="Close.io"),  # Guess: SPEC PhoneActivitySource value
     ),
     Hooks(
+        view=_phones_view(countries=True),
         validate=_check_sms,
         prepare=_prepare_sms,
         after_create=_send_sms,
@@ -118,8 +144,9 @@ WHATSAPP = typed(
         Field("attachments", "list", default=[]),
         *Field.many("message_html text", writable="never"),
         Field("integration_name", writable="never", default=None),
+        Field("source", writable="never", default="api"),  # SPEC CreationSource; "api": made through the API
     ),
-    Hooks(validate=_check_whatsapp, prepare=_render_whatsapp),
+    Hooks(view=_phones_view(countries=False), validate=_check_whatsapp, prepare=_render_whatsapp),
     name="whatsapp_message",
     path="/activity/whatsapp_message/",
     object_type="activity.whatsapp_message",

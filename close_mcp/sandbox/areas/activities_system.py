@@ -185,7 +185,9 @@ def seed(sc: SeedCtx) -> None:
             values = {"email": f"info@{lead['id'][5:12].lower()}.example", "message": "Please send a quote."}
             form.update(form_id=f"form_{'DemoRequest0000000000001'}", form_name="Demo request")
             form.update(
-                form_configuration_id=None, ip_address="203.0.113.7", origin="https://acme-demo.example"
+                form_configuration_id="formcfg_DemoRequest0000000000001",  # SPEC: a string, never null
+                ip_address="203.0.113.7",
+                origin="https://acme-demo.example",
             )
             form.update(
                 source_url="https://acme-demo.example/demo", source_url_normalized="acme-demo.example/demo"

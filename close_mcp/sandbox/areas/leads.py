@@ -26,8 +26,9 @@ def lead_view(store: OrgStore, lead: Obj) -> Obj:
     children = store.children_of(lead["id"])
     contacts = [reg.view(store, "contact", c) for c in children["contacts"]]
     status = store.lead_statuses.get(lead.get("status_id") or "", {})
-    emails = [e["email"] for c in contacts for e in c.get("emails", [])]
-    phones = [p["phone"] for c in contacts for p in c.get("phones", [])]
+    # SPEC Lead.primary_email/primary_phone: the first contact's ContactEmail/ContactPhone object
+    emails = [e for c in contacts for e in c.get("emails", [])]
+    phones = [p for c in contacts for p in c.get("phones", [])]
     out.update(
         display_name=lead.get("name") or (contacts[0]["name"] if contacts else "Untitled"),
         status_label=status.get("label"),
@@ -36,9 +37,10 @@ def lead_view(store: OrgStore, lead: Obj) -> Obj:
         contact_ids=[c["id"] for c in contacts],
         opportunities=[reg.view(store, "opportunity", o) for o in children["opportunities"]],
         tasks=[reg.view(store, "task", t) for t in children["tasks"] if not t.get("is_complete")],
-        primary_email=emails[0] if emails else None,
-        primary_phone=phones[0] if phones else None,
-        contacts_summary=", ".join(c["name"] for c in contacts if c.get("name")) or None,
+        primary_email=copy.deepcopy(emails[0]) if emails else None,
+        primary_phone=copy.deepcopy(phones[0]) if phones else None,
+        # SPEC: a string; "" without named contacts (a guess)
+        contacts_summary=", ".join(c["name"] for c in contacts if c.get("name")),
     )
     return out
 
@@ -120,7 +122,7 @@ LEAD = Resource(
     "/lead/",
     "lead",
     fields=(
-        Field("name", "str"),
+        Field("name", "str", default=None),  # SPEC Lead.required: null when unnamed
         Field("description", "str", default=""),
         Field("url", default=None),
         Field("status_id", ref="lead_status", error_key="status_id", default=first_lead_status),

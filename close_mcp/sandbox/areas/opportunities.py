@@ -46,8 +46,8 @@ def opportunity_view(store: OrgStore, opp: Obj) -> Obj:
         expected_value=None if value is None else round(value * confidence / 100),
         annualized_value=None if value is None else value * _PERIOD_FACTOR.get(period, 1),
     )
-    if out["annualized_value"] is not None:
-        out["annualized_expected_value"] = round(out["annualized_value"] * confidence / 100)
+    annualized = out["annualized_value"]
+    out["annualized_expected_value"] = None if annualized is None else round(annualized * confidence / 100)
     return out
 
 
@@ -82,13 +82,16 @@ def _first_status(ctx: Ctx) -> str:
 
 
 def _status_moved(ctx: Ctx, opp: Obj, previous: Obj | None = None, changed: list[str] | None = None) -> None:
-    """A status change records an OpportunityStatusChange activity; a won status sets date_won."""
+    """A status change records an OpportunityStatusChange activity; a won status sets date_won.
+    Guess (close-api.md lists ``date_lost`` beside ``date_won``): a lost status sets date_lost the same way."""
     if changed is not None and "status_id" not in changed:
         return
     statuses = ctx.store.opportunity_statuses()
     new = statuses[opp["status_id"]]
     if new["type"] == "won" and not opp.get("date_won"):
         opp["date_won"] = now_utc().date().isoformat()
+    if new["type"] == "lost" and not opp.get("date_lost"):
+        opp["date_lost"] = now_utc().date().isoformat()
     old = statuses.get((previous or {}).get("status_id") or "", {})
     activity = {"_type": "OpportunityStatusChange", "lead_id": opp["lead_id"], "opportunity_id": opp["id"]}
     activity.update(old_status_id=old.get("id"), old_status_label=old.get("label"))
@@ -129,7 +132,7 @@ OPPORTUNITY = Resource(
         Field("note", "str", default=""),
         Field("contact_id", ref="contact", default=None, named="contact_name"),
         Field("user_id", ref="user", default=current_user, named="user_name"),
-        Field("date_won", "date", default=None),
+        *Field.many("date_won date_lost", "date", default=None),
         Field("pipeline_id"),
     ),
     parent=Parent("lead", "lead_id"),
@@ -170,5 +173,6 @@ def seed_lead(sc: SeedCtx, one: LeadSeed) -> None:
         opp.update(contact_id=one.contacts[0]["id"], user_id=rng.choice(sc.user_ids))
         won = (one.created + timedelta(days=20)).date().isoformat()
         opp["date_won"] = won if status["type"] == "won" else None
+        opp["date_lost"] = won if status["type"] == "lost" else None
         opp[f"custom.{sc.custom_fields['Product']}"] = rng.choice(PRODUCTS)
         sc.store.opportunities[oid] = sc.stamp(opp, one.created)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator
 
-from close_mcp.sandbox.engine.resource import Resource
+from close_mcp.sandbox.engine.resource import UNSET, Resource
 from close_mcp.sandbox.store import Obj, OrgStore, not_found
 
 
@@ -69,6 +69,10 @@ class Registry:
         res = self.resources[name]
         out = res.hooks.view(store, obj) if res.hooks.view else copy.deepcopy(obj)
         for f in res.fields:
+            if f.name not in out and f.default is not UNSET and not callable(f.default):
+                # an object seeded or stored before the field was declared shows its default, as a
+                # new one would (Close's required-but-null fields)
+                out[f.name] = copy.deepcopy(f.default)
             if f.named and f.ref:
                 target = self.resources[f.ref]
                 referenced = store.collection(target.store_name).get(obj.get(f.name) or "")
