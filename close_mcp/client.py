@@ -246,7 +246,7 @@ class CloseClient:
             raise RequestNotSent(method, path, type(exc).__name__) from None
         except httpx2.TimeoutException as exc:
             raise ResponseLost(
-                method, path, f"no answer in {timeout:.0f} s ({type(exc).__name__})", timed_out=True
+                method, path, f"no answer in {timeout:.3g} s ({type(exc).__name__})", timed_out=True
             ) from None
         except httpx2.TransportError as exc:
             raise ResponseLost(method, path, f"connection dropped ({type(exc).__name__})") from None

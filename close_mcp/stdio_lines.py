@@ -45,9 +45,9 @@ class AnsweringMalformed:
         return getattr(self.inner, "last_context", None)
 
     async def receive(self) -> SessionMessage:
-        while True:
+        while True:  # the SDK's stdio reader sends a SessionMessage, or the exception a bad line raised
             item = await self.inner.receive()
-            if not isinstance(item, Exception):
+            if isinstance(item, SessionMessage):
                 return item
             error = error_for(item)
             log.warning("stdio: answered a malformed line with %d (%s)", error.code, error.message)
