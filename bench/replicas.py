@@ -3,7 +3,7 @@ with the replicas sharing their buckets in Redis vs each pacing alone; and the f
 wait against first-come-first-served's bound.
 
     python -m bench.replicas                # 3 replicas, --rate-limit 10, 2 alternated rounds of 12 s
-    python -m bench.replicas --quick        # 1 round of 4 s (tests/test_bench_smoke.py runs it)
+    python -m bench.replicas --quick        # 1 round of 4 s (tests/test_redis_bench.py runs it)
 
 Needs ``redis-server`` on PATH (``apt-get install -y redis-server``). Nothing here asserts a timing.
 
