@@ -10,9 +10,8 @@ GET /lead/ and POST /activity/ "can be different groups"). Requests start in a p
 (read/write, resource) and are merged, for the process's life, when a 429 shows they share a limit:
 
 * the 429 names its ``rate_endpoint_group`` (legacy body, close-api.md §1.3), or
-* this bucket had not spent the limit itself, and other buckets of the same credential with the same
-  ``limit`` were active in the same window (same reset): those of the same kind (read or write), or
-  else those whose requests add up to the limit (:func:`sharers_of`).
+* this bucket had not spent the limit itself, and other buckets of the same credential and kind (read
+  or write) with the same ``limit`` were active in the same window (same reset) (:func:`sharers_of`).
 
 With a :class:`SharedLimits` backend (Redis, ``--redis-url``) a bucket's state (remaining/reset, 429
 pauses, learned merges) lives there, so replicas together stay under Close's per-key limit and share
@@ -117,36 +116,26 @@ def sharers_of(
     tripped: GroupState, others: Sequence[GroupState], limit: int, reset: float, now: float
 ) -> list[str]:
     """The groups a 429 in ``tripped`` (limit ``limit``, resetting in ``reset`` seconds) shows to share
-    its limit; empty when ``tripped`` spent the limit itself or nothing else explains the 429.
+    its limit; empty when ``tripped`` spent the limit itself.
 
-    A candidate has the same limit, heard from Close within its last two windows, sent requests, and
-    has a window ending with the 429's (within a second: the live header rounds ``reset`` up to whole
-    seconds, close-api.md §1.2). Candidates of the same kind (read or write: Close limits writes to
-    different resources together, issue 17) are all taken; groups of the other kind only when no
-    candidate of the same kind exists and their requests add up to the limit."""
+    A sharer is of the same kind (read or write: Close limited writes to different resources
+    together, issue 17, while close-api.md §1.1 has reads and writes in different groups), has the
+    same limit, heard from Close within its last two windows, sent requests, and has a window ending
+    with the 429's (within a second: the live header rounds ``reset`` up to whole seconds, §1.2).
+    Reads and writes are merged only when a 429 names their common group."""
     if tripped.sent >= limit:
         return []
     end = now + reset
-    candidates = [
-        o
+    return sorted(
+        o.name
         for o in others
         if o.name != tripped.name
+        and kind_of(o.name) == kind_of(tripped.name)
         and o.limit == limit
         and o.sent > 0
         and now - o.seen <= 2 * max(o.window_len, 1.0)
         and abs(o.window_end - end) <= ROUNDING_NOISE
-    ]
-    same = [o.name for o in candidates if kind_of(o.name) == kind_of(tripped.name)]
-    if same:
-        return sorted(same)
-    chosen: list[str] = []
-    spent = tripped.sent
-    for other in sorted(candidates, key=lambda o: -o.sent):
-        chosen.append(other.name)
-        spent += other.sent
-        if spent >= limit:
-            return chosen
-    return []
+    )
 
 
 # ----- the shared backend --------------------------------------------------------------------------
