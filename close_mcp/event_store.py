@@ -16,7 +16,8 @@ it missed, then re-initializes (its session lived in the dead replica). Stateles
 streams (the SDK uses no event store there) and works across replicas as before.
 
 Both stores are bounded: at most :data:`MAX_EVENTS` per session, kept ``ttl`` seconds after the last
-one (the session idle timeout); the memory store holds at most :data:`MAX_SESSIONS` sessions.
+one (the session idle timeout); the memory store holds at most :data:`MAX_SESSIONS` sessions and
+:data:`MAX_MEMORY_CHARS` characters of messages, dropping the least recently used sessions first.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from close_mcp.redis_store import DEFAULT_PREFIX, RedisConnection, SharedStateUn
 from close_mcp.shared_store import hashed
 
 log = logging.getLogger("close_mcp.event_store")
-MAX_EVENTS = 500
+MAX_EVENTS = 100  # per session: a reconnecting client misses seconds, not hours
 MAX_SESSIONS = 2000
+MAX_MEMORY_CHARS = 32_000_000  # all sessions of the memory store together (~32 MB of JSON)
 SESSION_HEADER = "mcp-session-id"
 
 
@@ -82,9 +84,10 @@ class _Stored:
 
 @dataclass
 class _Session:
-    events: deque[_Stored] = field(default_factory=lambda: deque(maxlen=MAX_EVENTS))
+    events: deque[_Stored] = field(default_factory=deque)
     next_seq: int = 1
     touched: float = field(default_factory=time.monotonic)
+    chars: int = 0
 
 
 class MemoryEventStore(EventStore):
@@ -92,16 +95,21 @@ class MemoryEventStore(EventStore):
 
     kind = "memory"
 
-    def __init__(self, ttl: float = 1800.0, max_sessions: int = MAX_SESSIONS) -> None:
-        self.ttl, self.max_sessions = ttl, max_sessions
+    def __init__(
+        self, ttl: float = 1800.0, max_sessions: int = MAX_SESSIONS, max_chars: int = MAX_MEMORY_CHARS
+    ) -> None:
+        self.ttl, self.max_sessions, self.max_chars = ttl, max_sessions, max_chars
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self.chars = 0
 
     def _expire(self) -> None:
         now = time.monotonic()
         while self._sessions:
             name, oldest = next(iter(self._sessions.items()))
-            if len(self._sessions) <= self.max_sessions and now - oldest.touched < self.ttl:
+            over = len(self._sessions) > self.max_sessions or self.chars > self.max_chars
+            if not over and now - oldest.touched < self.ttl:
                 break
+            self.chars -= oldest.chars
             del self._sessions[name]
 
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
@@ -109,7 +117,14 @@ class MemoryEventStore(EventStore):
         session = self._sessions.pop(namespace, None) or _Session()
         self._sessions[namespace] = session  # most recently used last
         seq, session.next_seq, session.touched = session.next_seq, session.next_seq + 1, time.monotonic()
-        session.events.append(_Stored(seq, str(stream_id), _dump(message)))
+        stored = _Stored(seq, str(stream_id), _dump(message))
+        session.events.append(stored)
+        session.chars += len(stored.message)
+        self.chars += len(stored.message)
+        if len(session.events) > MAX_EVENTS:
+            dropped = session.events.popleft()
+            session.chars -= len(dropped.message)
+            self.chars -= len(dropped.message)
         self._expire()
         return f"{namespace}:{seq}"
 
@@ -136,7 +151,7 @@ class MemoryEventStore(EventStore):
 
 _STORE = """
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], seq .. '-1', 'stream', ARGV[1], 'message', ARGV[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], seq .. '-1', 'stream', ARGV[1], 'message', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return seq
@@ -144,7 +159,7 @@ return seq
 
 
 class RedisEventStore(EventStore):
-    """Streams in Redis: one Redis stream per session (``<prefix>ev:<namespace>``), capped at about
+    """Streams in Redis: one Redis stream per session (``<prefix>ev:<namespace>``), capped at
     :data:`MAX_EVENTS` entries, expiring ``ttl`` seconds after its last event."""
 
     kind = "redis"
@@ -197,9 +212,18 @@ class RedisEventStore(EventStore):
         return await _replay(self, last_event_id, send_callback)
 
 
+def _own(event_id: EventId) -> bool:
+    """The event belongs to the session of the request asking for it (its id names the session)."""
+    parsed = split_event_id(event_id)
+    holder = _namespace.get()
+    return parsed is not None and holder is not None and parsed[0] == holder.value
+
+
 async def _replay(
     store: MemoryEventStore | RedisEventStore, last: EventId, send: EventCallback
 ) -> StreamId | None:
+    if not _own(last):
+        return None
     found = await store.events_after(last)
     if found is None:
         return None
@@ -257,7 +281,7 @@ class SessionStreams:
         await self.app(scope, receive, guarded_send)
         if not unknown:
             return
-        found = await self.store.events_after(last)
+        found = await self.store.events_after(last) if _own(last) else None
         if found is None:
             await _plain(
                 send, 404, {"error": "Session not found and nothing to replay: initialize a new session."}

@@ -10,9 +10,8 @@ GET /lead/ and POST /activity/ "can be different groups"). Requests start in a p
 (read/write, resource) and are merged, for the process's life, when a 429 shows they share a limit:
 
 * the 429 names its ``rate_endpoint_group`` (legacy body, close-api.md §1.3), or
-* this bucket had not spent the limit itself, and other buckets of the same credential with the same
-  ``limit``, active in the same window (same reset) had sent enough to explain the 429
-  (:func:`sharers_of`; buckets of the same kind, read or write, are taken first).
+* this bucket had not spent the limit itself, and other buckets of the same credential and kind (read
+  or write) with the same ``limit`` were active in the same window (same reset) (:func:`sharers_of`).
 
 With a :class:`SharedLimits` backend (Redis, ``--redis-url``) a bucket's state (remaining/reset, 429
 pauses, learned merges) lives there, so replicas together stay under Close's per-key limit and share
@@ -34,6 +33,7 @@ import anyio
 
 DEFAULT_RESET = 1.0
 SAFETY_MARGIN = 0.01
+ROUNDING_NOISE = 1.05  # seconds: the live header's reset is rounded up to whole seconds
 PROBE_POLL = 0.05  # seconds between looks while another replica probes a bucket of unknown limits
 WaitCallback = Callable[[float], Awaitable[None]]
 _KV = re.compile(r"\s*([A-Za-z_-]+)\s*=\s*([0-9]+(?:\.[0-9]+)?)\s*")
@@ -115,33 +115,27 @@ def kind_of(group: str) -> str:
 def sharers_of(
     tripped: GroupState, others: Sequence[GroupState], limit: int, reset: float, now: float
 ) -> list[str]:
-    """The groups whose requests explain a 429 in ``tripped`` (limit ``limit``, resetting in ``reset``
-    seconds): empty when ``tripped`` spent the limit itself or nothing else explains it.
+    """The groups a 429 in ``tripped`` (limit ``limit``, resetting in ``reset`` seconds) shows to share
+    its limit; empty when ``tripped`` spent the limit itself.
 
-    A candidate has the same limit, heard from Close within its last two windows, and a window ending
-    with the 429's (within a second: the live header rounds ``reset`` up to whole seconds, close-api.md
-    §1.2). Candidates of the same kind (read/write) come first, then the busiest."""
+    A sharer is of the same kind (read or write: Close limited writes to different resources
+    together, issue 17, while close-api.md §1.1 has reads and writes in different groups), has the
+    same limit, heard from Close within its last two windows, sent requests, and has a window ending
+    with the 429's (within a second: the live header rounds ``reset`` up to whole seconds, §1.2).
+    Reads and writes are merged only when a 429 names their common group."""
     if tripped.sent >= limit:
         return []
     end = now + reset
-    candidates = [
-        o
+    return sorted(
+        o.name
         for o in others
         if o.name != tripped.name
+        and kind_of(o.name) == kind_of(tripped.name)
         and o.limit == limit
         and o.sent > 0
         and now - o.seen <= 2 * max(o.window_len, 1.0)
-        and abs(o.window_end - end) <= 1.05
-    ]
-    candidates.sort(key=lambda o: (kind_of(o.name) != kind_of(tripped.name), -o.sent))
-    chosen: list[str] = []
-    spent = tripped.sent
-    for other in candidates:
-        chosen.append(other.name)
-        spent += other.sent
-        if spent >= limit:
-            return chosen
-    return []
+        and abs(o.window_end - end) <= ROUNDING_NOISE
+    )
 
 
 # ----- the shared backend --------------------------------------------------------------------------
@@ -188,6 +182,8 @@ class Bucket:
     remaining: int | None = None
     window_end: float = 0.0
     window_len: float = 0.0
+    window_start: float = 0.0
+    window_known: bool = False  # window_end comes from Close (an upper bound), not from our own roll
     paused_until: float = 0.0
     unmetered: bool = False  # responses carry no RateLimit header: rely on 429s only
     probing: bool = False
@@ -206,9 +202,9 @@ class Bucket:
             return self.paused_until - now + SAFETY_MARGIN
         if self.limit is None:
             return None if (self.probing and not self.unmetered) else 0.0
-        if now >= self.window_end:
+        if now >= self.window_end:  # our guess of the next window, until Close's answers say
             self.remaining = self.limit
-            self.window_end = now + self.window_len
+            self.window_start, self.window_end, self.window_known = now, now + self.window_len, False
             self.sent = 0
         if self.remaining is not None and self.remaining <= 0:
             return self.window_end - now + SAFETY_MARGIN
@@ -289,12 +285,20 @@ class Bucket:
 
     # ----- what Close said -----------------------------------------------------------------------
     def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
-        """Record a response's ``RateLimit``. Its counts replace ours only when the request was sent
-        after our window ended (``sent_at``, default now): a slow answer from the window before must
-        not hand back slots already spent. Otherwise the lower count wins and the window end is the
-        later one (the live header rounds ``reset`` up to whole seconds, close-api.md §1.2)."""
+        """Record a response's ``RateLimit`` for a request sent at ``sent_at`` (default now).
+
+        * Sent after our window ended: a new window for certain; its counts replace ours.
+        * Sent in our current window: the lower count wins (a slow answer must not hand back slots
+          already spent). Each ``now + reset`` is an upper bound of the window's end (the server
+          computed ``reset`` before now, and the live header rounds it up to whole seconds,
+          close-api.md §1.2), so the end is the lowest bound seen; the first answer after we rolled
+          the window ourselves replaces our guess. An end beyond rounding noise means Close is in a
+          later window than we think: move to its end, keep the lower count.
+        * Sent before our current window: stale, ignored.
+        """
         info = parse_ratelimit(headers.get("ratelimit"))
         now = time.monotonic()
+        sent = now if sent_at is None else sent_at
         self.seen = now
         if info is None:
             if self.limit is None:
@@ -302,14 +306,19 @@ class Bucket:
         else:
             end = now + info.reset
             self.window_len = max(self.window_len, info.reset)
-            if self.limit is None or (now if sent_at is None else sent_at) >= self.window_end:
+            if self.limit is None or sent >= self.window_end:
                 self.limit, self.remaining, self.window_end = info.limit, info.remaining, end
-            elif end >= self.window_end - 0.25:  # same window (or one we cannot tell apart): lower count
+                self.window_start, self.window_known = sent, True
+            elif sent >= self.window_start:
                 self.limit = info.limit
                 self.remaining = min(
                     self.remaining if self.remaining is not None else info.remaining, info.remaining
                 )
-                self.window_end = max(self.window_end, end)
+                if not self.window_known or end > self.window_end + ROUNDING_NOISE:
+                    self.window_end = end
+                else:
+                    self.window_end = min(self.window_end, end)
+                self.window_known = True
         self._end_probe()
 
     async def observe_shared(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
@@ -330,6 +339,7 @@ class Bucket:
         self.paused_until = max(self.paused_until, now + seconds)
         self.remaining = 0
         self.window_end = max(self.window_end, now + seconds)
+        self.window_known = True
         self._end_probe()
 
     async def pause_shared(self, seconds: float) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from close_mcp.ratelimit import SAFETY_MARGIN, GroupState, RateLimitInfo
+from close_mcp.ratelimit import ROUNDING_NOISE, SAFETY_MARGIN, GroupState, RateLimitInfo
 from close_mcp.redis_store import DEFAULT_PREFIX, RedisConnection
 from close_mcp.shared_store import hashed
 
@@ -53,8 +53,9 @@ if limit == nil then
   redis.call('PEXPIRE', key, ARGV[5])
   return {group, '0'}
 end
-if now >= window_end then
+if now >= window_end then  -- our guess of the next window, until Close's answers say
   remaining, window_end, sent = limit, now + window_len, 0
+  redis.call('HSET', key, 'window_start', now, 'known', 0)
 end
 if remaining <= 0 then
   redis.call('HSET', key, 'remaining', remaining, 'window_end', window_end, 'sent', sent)
@@ -75,19 +76,29 @@ if ARGV[1] == '0' then
   redis.call('PEXPIRE', key, ARGV[5])
   return 1
 end
+-- Bucket.observe in close_mcp/ratelimit.py, the same rules on the shared state.
 local L, R, reset = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local v = redis.call('HMGET', key, 'limit', 'remaining', 'window_end', 'window_len')
+local sent, noise = now - tonumber(ARGV[6]), tonumber(ARGV[7])
+local v = redis.call('HMGET', key, 'limit', 'remaining', 'window_end', 'window_len', 'window_start', 'known')
 local limit, remaining = tonumber(v[1]), tonumber(v[2])
 local window_end, window_len = tonumber(v[3]) or 0, tonumber(v[4]) or 0
+local window_start, known = tonumber(v[5]) or 0, v[6] == '1'
 local finish = now + reset
 window_len = math.max(window_len, reset)
-if limit == nil or now - tonumber(ARGV[6]) >= window_end then
-  limit, remaining, window_end = L, R, finish
-elseif finish >= window_end - 0.25 then
-  limit, remaining, window_end = L, math.min(remaining or R, R), math.max(window_end, finish)
+if limit == nil or sent >= window_end then
+  limit, remaining, window_end, window_start, known = L, R, finish, sent, true
+elseif sent >= window_start then
+  limit, remaining = L, math.min(remaining or R, R)
+  if (not known) or finish > window_end + noise then
+    window_end = finish
+  else
+    window_end = math.min(window_end, finish)
+  end
+  known = true
 end
 redis.call('HSET', key, 'limit', limit, 'remaining', remaining, 'window_end', window_end,
-           'window_len', window_len, 'probe_until', 0, 'seen', now)
+           'window_len', window_len, 'window_start', window_start, 'known', known and 1 or 0,
+           'probe_until', 0, 'seen', now)
 redis.call('PEXPIRE', key, ARGV[5])
 return 1
 """
@@ -99,7 +110,7 @@ _PAUSE = (
 local key, upto = KEYS[1], now + tonumber(ARGV[1])
 local v = redis.call('HMGET', key, 'paused_until', 'window_end')
 redis.call('HSET', key, 'paused_until', math.max(tonumber(v[1]) or 0, upto), 'remaining', 0,
-           'window_end', math.max(tonumber(v[2]) or 0, upto), 'probe_until', 0, 'seen', now)
+           'window_end', math.max(tonumber(v[2]) or 0, upto), 'known', 1, 'probe_until', 0, 'seen', now)
 redis.call('PEXPIRE', key, ARGV[2])
 return 1
 """
@@ -190,9 +201,10 @@ class RedisLimits:
     ) -> None:
         key = f"{self._base(credential)}b:{group}"
         if info is None:
-            await self._eval(_OBSERVE, [key], 0, 0, 0, 0, BUCKET_TTL_MS, age)
+            await self._eval(_OBSERVE, [key], 0, 0, 0, 0, BUCKET_TTL_MS, age, ROUNDING_NOISE)
         else:
-            await self._eval(_OBSERVE, [key], 1, info.limit, info.remaining, info.reset, BUCKET_TTL_MS, age)
+            args = (info.limit, info.remaining, info.reset, BUCKET_TTL_MS, age, ROUNDING_NOISE)
+            await self._eval(_OBSERVE, [key], 1, *args)
 
     async def pause(self, credential: str, group: str, seconds: float) -> None:
         await self._eval(_PAUSE, [f"{self._base(credential)}b:{group}"], seconds, BUCKET_TTL_MS)

@@ -94,8 +94,8 @@ class RedisConnection:
             with anyio.fail_after(self.timeout * 2):
                 result = await operation(self.client)
         except Exception as exc:  # any client error (refused, timeout, reset) is "Redis not answering"
-            if isinstance(exc, SharedStateUnavailable):
-                raise
+            if isinstance(exc, SharedStateUnavailable) or type(exc).__name__ == "ResponseError":
+                raise  # a script or command Redis refused is a bug of ours, not an outage
             self._failed(exc)
             raise SharedStateUnavailable(self.last_error or "redis unavailable") from None
         if not self.healthy:

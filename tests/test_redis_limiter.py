@@ -19,6 +19,7 @@ from close_mcp.ratelimit import Bucket, GroupState, RateLimiter, sharers_of
 from close_mcp.redis_limits import RedisLimits
 from close_mcp.redis_store import RedisConnection
 from close_mcp.sandbox import RunningSandbox, SandboxConfig, run_sandbox
+from close_mcp.shared_store import hashed
 
 pytestmark = pytest.mark.anyio
 
@@ -68,7 +69,8 @@ def test_sharers_are_the_buckets_whose_requests_explain_the_429():
     old = GroupState("write:note", 5, now - 30, 1.0, sent=3, seen=now - 30)
     other_limit = GroupState("write:email", 50, now + 0.6, 1.0, sent=30, seen=now)
     others = [lead, reads, old, other_limit]
-    assert sharers_of(tripped, others, 5, 0.6, now) == ["write:lead"]  # same kind first, enough
+    assert sharers_of(tripped, others, 5, 0.6, now) == ["write:lead"]  # the same kind only
+    assert sharers_of(tripped, [reads, old], 5, 0.6, now) == []  # reads merge only when a 429 names the group
     spent_alone = GroupState("write:task", 5, now + 0.6, 1.0, sent=5, seen=now)
     assert sharers_of(spent_alone, others, 5, 0.6, now) == []  # it spent the limit itself
     assert sharers_of(tripped, [old, other_limit], 5, 0.6, now) == []  # nothing explains it
@@ -95,15 +97,18 @@ async def test_writes_that_share_a_limit_are_merged_from_429s_alone():
         lead = (await client.request("GET", "/lead/", params={"_limit": "1"})).data["data"][0]["id"]
         who = client.credential.fingerprint
         mixed = [("POST", "/lead/"), ("POST", "/activity/note/"), ("GET", "/lead/")] * 4
-        await _burst(client, mixed, lead)
-        first_429s = sb.sandbox.stats.statuses[429]
-        assert first_429s > 0  # the provisional buckets each believed they had 5 per second
         limiter = client.limiter
+        for _ in range(3):  # a 429 on the bucket that spent its own 5 teaches nothing: burst again
+            await _burst(client, mixed, lead)
+            if (who, "write:activity") in limiter.aliases:
+                break
+        assert sb.sandbox.stats.statuses[429] > 0  # the provisional buckets each believed in 5 per second
         lead_group = limiter.aliases.get((who, "write:lead"))
         assert lead_group is not None and lead_group == limiter.aliases.get((who, "write:activity"))
         assert (who, "read:lead") not in limiter.aliases
+        learned = sb.sandbox.stats.statuses[429]
         await _burst(client, mixed * 2, lead)
-        assert sb.sandbox.stats.statuses[429] == first_429s  # learned: no 429 in later windows
+        assert sb.sandbox.stats.statuses[429] - learned <= 1  # learned: at most a stray 429 afterwards
 
 
 @asynccontextmanager
@@ -180,3 +185,34 @@ async def test_redis_down_falls_back_to_per_process_pacing_then_shares_again(red
         assert not await _reads(clients, 3)
         states = await clients[1].limiter.shared.states(clients[1].credential.fingerprint)  # type: ignore[union-attr]
         assert any(s.name == "read:me" and s.limit == 5 for s in states[1])  # the fresh Redis is in use
+
+
+async def test_a_merge_learned_by_one_replica_is_used_by_the_others(shared_redis):
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    async with (
+        run_sandbox(SandboxConfig(rate_limit=5)) as sb,
+        replicas(shared_redis, sb, 2, prefix) as (first, second),
+    ):
+        lead = (await first.request("GET", "/lead/", params={"_limit": "1"})).data["data"][0]["id"]
+        who = first.credential.fingerprint
+        writes = [("POST", "/lead/"), ("POST", "/activity/note/")] * 6
+        await _burst(first, writes, lead)
+        merged = first.limiter.aliases.get((who, "write:lead"))
+        assert merged is not None and merged == first.limiter.aliases.get((who, "write:activity"))
+        import redis.asyncio as aioredis
+
+        store = aioredis.Redis(port=shared_redis.port, decode_responses=True)
+        try:
+            aliases = await store.hgetall(f"{prefix}rl:{hashed(who)}:aliases")
+        finally:
+            await store.aclose()
+        assert aliases.get("write:lead") == aliases.get("write:activity") == merged
+
+        await second.request("POST", "/lead/", json={"name": "second replica"})  # never saw a 429
+        assert second.limiter.bucket(who, "POST", "/lead/").name == merged
+        assert (who, "read:lead") not in first.limiter.aliases  # reads keep their own limit
+        before = sb.sandbox.stats.statuses[429]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_burst, first, writes, lead)
+            tg.start_soon(_burst, second, writes, lead)
+        assert sb.sandbox.stats.statuses[429] - before <= 1

@@ -197,6 +197,8 @@ async def test_a_client_resumes_its_stream_on_another_replica_after_its_replica_
             await store.aclose()
         one.kill()
 
+        other = {**session, "mcp-session-id": uuid.uuid4().hex, "last-event-id": first["id"]}
+        assert (await http.get(f"{two.base}/mcp", headers=other)).status_code == 404  # not its stream
         resumed = await http.get(f"{two.base}/mcp", headers={**session, "last-event-id": first["id"]})
         assert resumed.status_code == 200
         events = _sse_events(resumed.text)
