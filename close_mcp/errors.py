@@ -280,10 +280,10 @@ def agent_message(exc: CloseError, ctx: CallContext) -> str:
         tries = f"{exc.attempts} attempts" if exc.attempts > 1 else "one attempt"
         return f"Close did not answer ({exc.detail}) after {tries}. Retry {ctx.tool} in a moment."
     assert isinstance(exc, APIStatusError)
-    said = exc.close_message
+    said = exc.close_message.rstrip(" .") if exc.close_message else None  # our sentences add the period
     if isinstance(exc, ValidationFailed):
         parts = [f"{k}: {v}" for k, v in exc.field_errors.items()] + exc.errors
-        detail = "; ".join(parts) or said or "no details given"
+        detail = "; ".join(parts).rstrip(" .") or said or "no details given"
         return f"Close rejected the request (400 Bad Request): {detail}. Fix these arguments and call {ctx.tool} again."
     if isinstance(exc, Unauthorized):
         return _unauthorized(ctx.credential)
