@@ -19,8 +19,9 @@ from close_mcp.tool_arguments import STANDARD_ARGUMENTS_TEXT
 from close_mcp.tool_handlers import CallTool, ListTools
 
 INSTRUCTIONS = (
-    "Tools for one Close CRM organization. Find records with list_leads (query searches names, contacts, "
-    "emails, phones) before creating, to avoid duplicates. Money values are integer cents. List results are "
+    "Tools for one Close CRM organization. Find records with search_leads / search_opportunities (statuses, "
+    "users and custom fields by name; exact counts) or list_leads (query searches names, contacts, emails, "
+    "phones) before creating, to avoid duplicates; get_lead_overview shows a lead whole. Money values are integer cents. List results are "
     "trimmed to fit your context: follow next_cursor to continue. Deletes, merges and sends are irreversible: "
     "such tools need the user's confirmation. "
     "IDs carry their kind as a prefix (lead_, cont_, oppo_, acti_, task_, user_, stat_, cf_, …); an argument "
