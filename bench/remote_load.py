@@ -5,7 +5,11 @@ was not acknowledged. Printed: calls, p50/p95/p99, 429s the sandbox served, the 
 and after.
 
 ``abandoned_sessions``: N streamable-HTTP sessions opened and never closed (no DELETE), the server's
-RSS before, with them open, and after their idle timeout; the memory of one session follows."""
+RSS before, with them open, and after their idle timeout; the memory of one session follows.
+``--allocator malloc`` runs the server with ``PYTHONMALLOC=malloc``: CPython's own small-object
+allocator (pymalloc) returns a 1 MiB arena to the OS only once every object in it is gone, so a few
+hundred long-lived objects allocated while the sessions were open keep ~10 MB of emptied arenas;
+glibc's malloc gives those pages back on ``malloc_trim``."""
 
 from __future__ import annotations
 
@@ -63,9 +67,11 @@ def start_server(sb: Any, **env_extra: str) -> tuple[subprocess.Popen[bytes], st
     return proc, f"http://127.0.0.1:{port}"
 
 
-async def remote_load(clients: int, seconds: float, rate_limit: int | None = None) -> dict[str, Any]:
+async def remote_load(
+    clients: int, seconds: float, rate_limit: int | None = None, allocator: str = "pymalloc"
+) -> dict[str, Any]:
     async with run_sandbox(SandboxConfig(leads=50, rate_limit=rate_limit)) as sb:
-        proc, base = start_server(sb)
+        proc, base = start_server(sb, **_allocator_env(allocator))
         try:
             await wait_until_serving(f"{base}/healthz")
             rss_before = rss_mb(proc.pid)
@@ -112,6 +118,7 @@ async def remote_load(clients: int, seconds: float, rate_limit: int | None = Non
         latencies.sort()
         return {
             "clients": clients,
+            "allocator": allocator,
             "rate_limit": rate_limit,
             "seconds": round(elapsed, 1),
             "calls": len(latencies),
@@ -143,11 +150,20 @@ INIT = {
 ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
-async def abandoned_sessions(sessions: int, idle_timeout: float = 5.0) -> dict[str, Any]:
+def _allocator_env(allocator: str) -> dict[str, str]:
+    return {"PYTHONMALLOC": "malloc"} if allocator == "malloc" else {}
+
+
+async def abandoned_sessions(
+    sessions: int, idle_timeout: float = 5.0, allocator: str = "pymalloc"
+) -> dict[str, Any]:
     """Open ``sessions`` streamable-HTTP sessions and abandon them; RSS before, open, after expiry."""
     async with run_sandbox(SandboxConfig(leads=5)) as sb:
         proc, base = start_server(
-            sb, CLOSE_MCP_SESSION_TIMEOUT=str(idle_timeout), CLOSE_MCP_MAX_SESSIONS=str(sessions * 2)
+            sb,
+            CLOSE_MCP_SESSION_TIMEOUT=str(idle_timeout),
+            CLOSE_MCP_MAX_SESSIONS=str(sessions * 2),
+            **_allocator_env(allocator),
         )
         try:
             await wait_until_serving(f"{base}/healthz")
@@ -177,6 +193,7 @@ async def abandoned_sessions(sessions: int, idle_timeout: float = 5.0) -> dict[s
             proc.wait(timeout=15)
     return {
         "sessions": sessions,
+        "allocator": allocator,
         "idle_timeout_s": idle_timeout,
         "rss_before_mb": rss_before,
         "rss_open_mb": rss_open,
@@ -201,11 +218,17 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=None, help="sandbox requests/s per key and group")
     parser.add_argument("--abandoned", type=int, default=0, help="instead: N abandoned sessions, RSS")
     parser.add_argument("--idle-timeout", type=float, default=5.0)
+    parser.add_argument(
+        "--allocator",
+        choices=("pymalloc", "malloc"),
+        default="pymalloc",
+        help="the server's allocator: CPython's default, or glibc's (PYTHONMALLOC=malloc)",
+    )
     args = parser.parse_args()
     if args.abandoned:
-        print(anyio.run(abandoned_sessions, args.abandoned, args.idle_timeout))
+        print(anyio.run(abandoned_sessions, args.abandoned, args.idle_timeout, args.allocator))
     else:
-        print(anyio.run(remote_load, args.clients, args.seconds, args.rate_limit))
+        print(anyio.run(remote_load, args.clients, args.seconds, args.rate_limit, args.allocator))
 
 
 if __name__ == "__main__":

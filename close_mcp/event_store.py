@@ -128,6 +128,17 @@ class MemoryEventStore(EventStore):
         self._expire()
         return f"{namespace}:{seq}"
 
+    def end_session(self, session_id: str) -> None:
+        """Drop the streams of a session that ended here (DELETE, idle timeout, eviction). Its client
+        is gone or was told 404; kept, its events would only pin memory until ``ttl`` (the same idle
+        timeout) expired them — and only at the next store, which an idle server never makes."""
+        self.forget_namespace(hashed(session_id))
+
+    def forget_namespace(self, namespace: str) -> None:
+        session = self._sessions.pop(namespace, None)
+        if session is not None:
+            self.chars -= session.chars
+
     async def events_after(self, last_event_id: EventId) -> tuple[str, list[tuple[str, str]]] | None:
         parsed = split_event_id(last_event_id)
         session = self._sessions.get(parsed[0]) if parsed else None
@@ -168,6 +179,13 @@ class RedisEventStore(EventStore):
         self, connection: RedisConnection, *, ttl: float = 1800.0, prefix: str = DEFAULT_PREFIX
     ) -> None:
         self.connection, self.ttl, self.prefix = connection, ttl, prefix
+
+    def end_session(self, session_id: str) -> None:
+        """Nothing: the streams live in Redis (not this process's memory) and expire after ``ttl``;
+        another replica may still replay them to a client whose replica died."""
+
+    def forget_namespace(self, namespace: str) -> None:
+        """Nothing: a namespace's stream in Redis expires after ``ttl``."""
 
     def _keys(self, namespace: str) -> list[str]:
         return [f"{self.prefix}ev:{namespace}", f"{self.prefix}evseq:{namespace}"]
@@ -257,13 +275,15 @@ class SessionStreams:
         finally:
             _namespace.reset(token)
 
-    @staticmethod
-    def _naming(send: Send, holder: Namespace) -> Send:
+    def _naming(self, send: Send, holder: Namespace) -> Send:
         async def naming_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 for key, value in message.get("headers") or []:
                     if key.decode("latin-1").lower() == SESSION_HEADER:
-                        holder.value = hashed(value.decode("latin-1"))
+                        provisional, holder.value = holder.value, hashed(value.decode("latin-1"))
+                        # What the initialize request stored before its response named the session
+                        # (the priming event) can never be replayed (its ids name no session): drop it.
+                        self.store.forget_namespace(provisional)
             await send(message)
 
         return naming_send

@@ -363,7 +363,7 @@ def build_remote_app(
         custom_starlette_routes=routes,
     )
     if not config.stateless:
-        evict_longest_idle(server.session_manager)
+        evict_longest_idle(server.session_manager, resumable)
     # Our metadata replaces the SDK's, which names the required scopes rather than the OAuth ones.
     app.router.routes = [
         *(r for r in app.router.routes if getattr(r, "path", None) != PRM_PATH),

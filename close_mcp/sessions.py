@@ -15,13 +15,15 @@ import gc
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, Protocol
 
+import anyio
 from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 log = logging.getLogger("close_mcp.sessions")
 TRIM_EVERY = 5.0  # seconds between returns of freed memory to the OS, at most
+TRIM_DELAY = 0.5  # seconds after the last session ended: its task unwinds first
 
 
 def _libc_trim() -> Any:
@@ -55,21 +57,36 @@ def longest_idle(manager: StreamableHTTPSessionManager) -> str | None:
     return min(candidates, key=lambda sid: candidates[sid]) if candidates else None
 
 
-def evict_longest_idle(manager: StreamableHTTPSessionManager) -> None:
-    """Make ``manager`` close the longest-idle session instead of refusing a new one at its cap, and
-    give the memory of ended sessions back to the OS once none is left open."""
+class _EndedSessions(Protocol):
+    def end_session(self, session_id: str) -> None: ...
+
+
+def evict_longest_idle(manager: StreamableHTTPSessionManager, streams: _EndedSessions | None = None) -> None:
+    """Make ``manager`` close the longest-idle session instead of refusing a new one at its cap, drop
+    an ended session's stored ``streams`` (the event store), and give the memory of ended sessions
+    back to the OS once none is left open."""
     admit = manager._admit_session
     discard = manager._discard_session
     cap = manager.max_sessions
-    trimmed = [0.0]
+    trimmed = [-math.inf]
+
+    async def trim_when_unwound() -> None:
+        # The last session's discard runs inside its own task, which still holds its streams and
+        # task group: trim once that has unwound, and only if no new session opened meanwhile.
+        await anyio.sleep(TRIM_DELAY)
+        if not manager._server_instances and _TRIM is not None:
+            gc.collect()
+            _TRIM(0)
 
     async def discard_and_trim(session_id: str, transport: StreamableHTTPServerTransport) -> None:
         await discard(session_id, transport)
+        if streams is not None:
+            streams.end_session(session_id)
         now = time.monotonic()
-        if _TRIM is not None and not manager._server_instances and now - trimmed[0] > TRIM_EVERY:
+        group = manager._task_group
+        if not manager._server_instances and group is not None and now - trimmed[0] > TRIM_EVERY:
             trimmed[0] = now
-            gc.collect()
-            _TRIM(0)
+            group.start_soon(trim_when_unwound)
 
     manager._discard_session = discard_and_trim  # type: ignore[method-assign]
 
