@@ -339,13 +339,9 @@ def build_remote_app(
         return JSONResponse(body)
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
-    if events is not None and events.receiver is not None:
-        routes.append(Route(events.webhook_path, events.receiver.handle, methods=["POST"]))
-    resumable = event_store if not config.stateless and config.transport != "sse" else None
-
-    routes = [Route("/healthz", healthz, methods=["GET"])]
     if events is not None and events.receiver is not None:  # Close signs; no bearer token applies
         routes.append(Route(events.webhook_path, events.receiver.handle, methods=["POST"]))
+    resumable = event_store if not config.stateless and config.transport != "sse" else None
 
     app = server.streamable_http_app(
         streamable_http_path=STREAMABLE_PATH,
