@@ -5,11 +5,15 @@
   ``/healthz`` says degraded; with Redis back, B hears A's events again;
 * follow: of two replicas only the holder of the follow lease polls the Event Log (the sandbox's
   request count is the holder's); when it stops, the other takes the lease and the changes keep
-  reaching its subscriber, each event once, in order.
+  reaching its subscriber, each event once, in order; and with real ``close-mcp serve`` processes, a
+  SIGKILLed holder (its lease never given back) is replaced once the lease expires.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +26,7 @@ import anyio
 import anyio.abc
 import httpx2
 import pytest
+from redis_helpers import free_port, run_redis
 from test_events_live import a_lead, hooked, lead_events, rename  # noqa: F401 (the fixture)
 from test_events_support import (
     KEY,
@@ -201,4 +206,87 @@ async def test_follow_one_replica_polls_and_another_takes_over_when_it_stops(hoo
             ]
             assert published == new  # each once, in the order Close logged them
             assert len(set(published)) == len(published) == len(new) >= 2
+            assert heard.uris.count(uri) == len(new)
+
+
+@dataclass
+class Process:
+    base: str
+    process: subprocess.Popen[bytes]
+
+
+@asynccontextmanager
+async def follow_processes(
+    count: int, sandbox: RunningSandbox, redis_url: str, tmp_path: Path
+) -> AsyncIterator[list[Process]]:
+    """``count`` real ``close-mcp serve --events follow`` processes on one key and one Redis."""
+    from close_mcp.uvicorn_runner import wait_until_serving
+
+    started: list[Process] = []
+    try:
+        for n in range(count):
+            port = free_port()
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "CLOSE_API_KEY": sandbox.api_key,
+                "CLOSE_API_BASE_URL": sandbox.base_url,
+                "CLOSE_MCP_AUDIT_LOG": "off",
+                "CLOSE_MCP_REDIS_URL": redis_url,
+                "CLOSE_MCP_EVENTS": "follow",
+                "CLOSE_MCP_FOLLOW_MAX_INTERVAL": "1",  # the follow lease: 3 s
+                "CLOSE_MCP_EVENTS_STATE": str(tmp_path / f"state-{n}.json"),
+                "CLOSE_MCP_WEBHOOK_KEYS": str(tmp_path / f"keys-{n}.json"),
+            }
+            command = [sys.executable, "-m", "close_mcp", "serve", "--port", str(port)]
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            started.append(Process(f"http://127.0.0.1:{port}", process))
+        for running in started:
+            await wait_until_serving(f"{running.base}/healthz", timeout=30)
+        yield started
+    finally:
+        for running in started:
+            if running.process.poll() is None:
+                running.process.kill()
+            running.process.wait(timeout=10)
+
+
+async def follow_state(base: str) -> dict[str, Any]:
+    async with httpx2.AsyncClient() as http:
+        return dict((await http.get(f"{base}/healthz")).json()["events"])
+
+
+async def test_follow_a_killed_holder_loses_the_lease_to_another_replica_within_its_ttl(hooked, tmp_path):  # noqa: F811
+    """Real processes, the holder SIGKILLed (no goodbye, the lease only expires): the other takes over."""
+    lead_id = a_lead(hooked)
+    uri = f"close://lead/{lead_id}"
+    before = set(lead_events(hooked, lead_id))
+    heard = Updates()
+    async with run_redis() as redis, follow_processes(2, hooked, redis.url, tmp_path) as running:
+        holder: int | None = None
+        with anyio.fail_after(20):
+            while holder is None:
+                states = [await follow_state(p.base) for p in running]
+                holding = [n for n, s in enumerate(states) if s["follow"]["holding_lease"]]
+                holder = (
+                    holding[0] if len(holding) == 1 and states[holding[0]]["follow"]["requests"] else None
+                )
+                await anyio.sleep(0.05)
+        survivor = running[1 - holder]
+        async with remote_listener(survivor.base, heard) as listener:
+            await listener.subscribe_resource(uri)
+            await rename(hooked, lead_id, "Followed Before")
+            await heard.wait_for(uri)
+            assert (await follow_state(survivor.base))["follow"]["requests"] == 0
+            assert hooked.sandbox.stats.count("GET", "/event/") > 0
+
+            running[holder].process.kill()
+            running[holder].process.wait(timeout=10)
+            with anyio.fail_after(20):  # the lease (3 s) expires, the survivor takes it
+                while not (await follow_state(survivor.base))["follow"]["holding_lease"]:
+                    await anyio.sleep(0.05)
+            await rename(hooked, lead_id, "Followed After")
+            new = [e for e in lead_events(hooked, lead_id) if e not in before]
+            await heard.wait_for(uri, len(new), timeout=20)
+            counts = (await follow_state(survivor.base))["hub"]["counts"]
+            assert counts.get("published_follow", 0) + counts.get("published_stream", 0) == len(new) >= 2
             assert heard.uris.count(uri) == len(new)
