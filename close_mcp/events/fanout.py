@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -44,8 +45,8 @@ class StreamFanout:
     ) -> None:
         self.hub, self.connection, self.maxlen = hub, connection, maxlen
         self.key = f"{prefix}{STREAM}"
-        # XREAD must return before the socket timeout, or a quiet stream would look like an outage.
         self.block_ms = max(10, int(connection.timeout * 1000 * 0.5))
+        self._reader: Any = None
         self.last_id: str | None = None
         self.counts: Counter[str] = Counter()
         self.pending: deque[dict[str, str]] = deque(maxlen=PENDING)
@@ -75,19 +76,45 @@ class StreamFanout:
     def _append_oldest(self, redis: Any) -> Any:
         return redis.xadd(self.key, self.pending[0], maxlen=self.maxlen, approximate=True)
 
-    async def _start_id(self) -> str:
-        """The stream's newest entry now (what came before this replica started is not replayed)."""
-        newest = await self.connection.run(lambda r: r.xrevrange(self.key, count=1))
-        return str(newest[0][0]) if newest else "0-0"
+    def _reader_client(self) -> Any:
+        """The reader's own client: same address and credentials as the connection's, its own pool,
+        and a socket timeout that leaves room for the block. A blocked read on the shared client would
+        count as Redis not answering whenever this process is slow to read the reply, and switch the
+        rate limits to per-process pacing for nothing."""
+        if self._reader is None:
+            import redis.asyncio as aioredis
+
+            pool = self.connection.client.connection_pool
+            kwargs = {
+                **pool.connection_kwargs,
+                "socket_timeout": self.connection.timeout + self.block_ms / 1000,
+            }
+            self._reader = aioredis.Redis(
+                connection_pool=aioredis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+            )
+        return self._reader
+
+    async def _read(self, operation: Callable[[Any], Awaitable[Any]]) -> Any:
+        """One read on the reader's client; :class:`SharedStateUnavailable` if Redis does not answer
+        (while the shared connection says Redis is away, without trying)."""
+        if not self.connection.usable():
+            raise SharedStateUnavailable(self.connection.last_error or "redis unavailable")
+        try:
+            with anyio.fail_after(2 * self.connection.timeout + self.block_ms / 1000):
+                return await operation(self._reader_client())
+        except Exception as exc:
+            if type(exc).__name__ == "ResponseError":
+                raise  # a command Redis refused is a bug of ours
+            raise SharedStateUnavailable(type(exc).__name__) from None
 
     async def read_once(self) -> int:
         """One ``XREAD BLOCK``; the number of entries handed to the hub."""
         if self.last_id is None:
-            self.last_id = await self._start_id()
+            # The stream's newest entry now: what came before this replica started is not replayed.
+            newest = await self._read(lambda r: r.xrevrange(self.key, count=1))
+            self.last_id = str(newest[0][0]) if newest else "0-0"
         last = self.last_id
-        answer = await self.connection.run(
-            lambda r: r.xread({self.key: last}, count=100, block=self.block_ms)
-        )
+        answer = await self._read(lambda r: r.xread({self.key: last}, count=100, block=self.block_ms))
         handed = 0
         for _stream, entries in answer or []:
             for entry_id, fields in entries:
@@ -103,13 +130,23 @@ class StreamFanout:
         return handed
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            if self._reader is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                    await self._reader.aclose()
+
+    async def _run(self) -> None:
         while True:
             try:
                 await self.read_once()
+                if not self.connection.healthy:
+                    await self.connection.ping()  # Redis answers the reader: say so (log, /healthz)
                 if self.pending:
                     await self.flush()
             except SharedStateUnavailable:
-                # The connection logged it and refuses calls for retry_after: wait that long.
+                # Redis away (the shared connection logs it and shows it in /healthz): retry later.
                 self.counts["read_failed"] += 1
                 await anyio.sleep(self.connection.retry_after)
             except Exception:
