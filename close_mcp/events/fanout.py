@@ -47,6 +47,7 @@ class StreamFanout:
         self.key = f"{prefix}{STREAM}"
         self.block_ms = max(10, int(connection.timeout * 1000 * 0.5))
         self._reader: Any = None
+        self.reading = False  # the last read of the stream succeeded
         self.last_id: str | None = None
         self.counts: Counter[str] = Counter()
         self.pending: deque[dict[str, str]] = deque(maxlen=PENDING)
@@ -141,12 +142,12 @@ class StreamFanout:
         while True:
             try:
                 await self.read_once()
-                if not self.connection.healthy:
-                    await self.connection.ping()  # Redis answers the reader: say so (log, /healthz)
+                self.reading = True
                 if self.pending:
                     await self.flush()
             except SharedStateUnavailable:
                 # Redis away (the shared connection logs it and shows it in /healthz): retry later.
+                self.reading = False
                 self.counts["read_failed"] += 1
                 await anyio.sleep(self.connection.retry_after)
             except Exception:
@@ -154,5 +155,5 @@ class StreamFanout:
                 await anyio.sleep(self.connection.retry_after)
 
     def stats(self) -> dict[str, Any]:
-        shown = {"stream": self.key, "last_id": self.last_id, "ok": self.connection.healthy, **self.counts}
+        shown = {"stream": self.key, "last_id": self.last_id, "reading": self.reading, **self.counts}
         return {**shown, "pending": len(self.pending)}
