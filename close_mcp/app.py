@@ -171,10 +171,15 @@ def assemble(
 
 @asynccontextmanager
 async def open_events(
-    settings: Settings, remote: bool, client: CloseClient | None, store: SharedStore | None = None
+    settings: Settings,
+    remote: bool,
+    client: CloseClient | None,
+    store: SharedStore | None = None,
+    connection: Any = None,
 ) -> AsyncIterator[EventService | None]:
     """The live-events service the settings ask for (``--events``), running; None when off. Events are
-    deduplicated through ``store`` (the replicas' shared store when there is one)."""
+    deduplicated through ``store`` (the replicas' shared store when there is one); with ``connection``
+    (``--redis-url``) they reach every replica's subscribers and one replica at a time follows."""
     mode = settings.events_mode(remote)
     if mode == "off":
         yield None
@@ -195,6 +200,7 @@ async def open_events(
         max_interval=settings.follow_max_interval,
         public_url=settings.public_url,
         webhook_path=settings.webhook_path,
+        connection=connection,
     ) as service:
         yield service
 
@@ -224,7 +230,7 @@ async def open_local_app(
                 timeout=settings.http_timeout,
                 **client_options,
             ) as client,
-            open_events(settings, False, client, shared.store) as events,
+            open_events(settings, False, client, shared.store, shared.connection) as events,
         ):
             app = assemble(
                 settings,
@@ -292,7 +298,9 @@ async def open_remote_app(
         follow_client = None
         if settings.events_mode(True) == "follow" and config.server_credential is not None:
             follow_client = await stack.enter_async_context(pool.lease(config.server_credential))
-        events = await stack.enter_async_context(open_events(settings, True, follow_client, shared.store))
+        events = await stack.enter_async_context(
+            open_events(settings, True, follow_client, shared.store, shared.connection)
+        )
         client_for = config.oauth.clients.provider() if config.oauth else pooled_client_provider(pool, config)
         app = assemble(
             settings,

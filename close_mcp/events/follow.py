@@ -10,10 +10,17 @@ as the switch takes less than the Event Log's 30-day retention.
 Pacing: requests go through the shared :class:`~close_mcp.client.CloseClient`, which keeps under the
 rate limit; the pause between polls starts at ``min_interval``, doubles while nothing new arrives, up
 to ``max_interval``, and drops back when an event does.
+
+Replicas (``lease`` given, with ``--redis-url``): only the holder of the shared lease
+``events-follow`` polls; it renews the lease each round (a round is never longer than a third of the
+lease), and gives it back when it stops. The others try for the lease every third of its ttl, so when
+the holder dies another takes over within about the ttl and reads on from the position kept in the
+shared store (``events:high_water``; the overlap and the shared dedupe cover the holder's last round).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,11 +30,13 @@ import anyio
 from close_mcp.client import CloseClient
 from close_mcp.errors import CloseError
 from close_mcp.events.hub import EventHub
+from close_mcp.redis_store import SharedStateUnavailable
 
 log = logging.getLogger("close_mcp.events.follow")
 OVERLAP = timedelta(minutes=5)
 MAX_PAGES = 20  # per poll: 1000 events; the rest is read by the next poll
 PAGE = "50"  # the Event Log's cap (close-api.md §2.2)
+LEASE = "events-follow"
 
 
 def _minus(stamp: str, delta: timedelta) -> str:
@@ -46,8 +55,11 @@ class EventLogFollower:
         min_interval: float = 1.0,
         max_interval: float = 30.0,
         overlap: timedelta = OVERLAP,
+        lease: tuple[str, float] | None = None,
     ) -> None:
         self.client, self.hub = client, hub
+        self.lease = lease  # (this replica's holder ID, ttl seconds): poll only while holding it
+        self.holding = lease is None
         self.min_interval, self.max_interval, self.overlap = min_interval, max_interval, overlap
         self.interval = min_interval
         self.requests = 0
@@ -109,14 +121,50 @@ class EventLogFollower:
         """Poll now (e.g. a waiter arrived) instead of at the end of the idle pause."""
         self._wake.set()
 
+    async def _hold_lease(self) -> bool:
+        """Take or renew the follow lease (always True without one). On taking it over, read on from
+        the shared position, which the previous holder kept up to date."""
+        if self.lease is None:
+            return True
+        holder, ttl = self.lease
+        was_holding = self.holding
+        try:
+            self.holding = await self.hub.store.lease(LEASE, holder, ttl)
+        except SharedStateUnavailable:
+            self.holding = False  # no shared lease, no polling: two followers would double the load
+        if self.holding and not was_holding:
+            log.info("following the Event Log (took the follow lease)")
+            shared = await self.hub.store.get("events:high_water")
+            if shared and (self.hub.high_water is None or shared > self.hub.high_water):
+                self.hub.high_water = shared
+        return self.holding
+
+    async def release(self) -> None:
+        if self.lease is not None and self.holding:
+            self.holding = False
+            with contextlib.suppress(SharedStateUnavailable):  # else it expires by itself
+                await self.hub.store.release(LEASE, self.lease[0])
+
     async def run(self) -> None:
-        while True:
+        try:
+            while True:
+                await self._round()
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                await self.release()
+
+    async def _round(self) -> None:
+        found = 0
+        pause = self.interval
+        if await self._hold_lease():
             try:
                 found = await self.poll_once()
-            except CloseError as exc:
+            except (CloseError, SharedStateUnavailable) as exc:
                 log.warning("Event Log poll failed (%s); retrying later", type(exc).__name__)
-                found = 0
             self.interval = self.min_interval if found else min(self.max_interval, self.interval * 2)
-            with anyio.move_on_after(self.interval):
-                await self._wake.wait()
-            self._wake = anyio.Event()
+            pause = self.interval
+        if self.lease is not None:
+            pause = min(pause, self.lease[1] / 3)
+        with anyio.move_on_after(pause):
+            await self._wake.wait()
+        self._wake = anyio.Event()

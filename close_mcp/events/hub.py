@@ -4,6 +4,9 @@
   expiry), so an event pushed twice, pushed and followed, or retried by Close is published once.
 * One lock around publishing: subscribers see events in the order they were published, so in order
   per object for each source (Close's webhooks are not ordered across objects, close-api.md §7).
+* Across replicas (``--redis-url``): the replica winning the claim appends the event to the
+  replicas' stream (:mod:`close_mcp.events.fanout`), which every replica's hub reads and delivers,
+  dropping locally the IDs it already published.
 * Fan-out: MCP sessions subscribed to a resource URI get ``notifications/resources/updated``
   once per event; ``wait_for_events`` waiters each get every matching event once.
 """
@@ -13,20 +16,25 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from close_mcp.redis_store import SharedStateUnavailable
 from close_mcp.shared_store import SharedStore
+
+if TYPE_CHECKING:
+    from close_mcp.events.fanout import StreamFanout
 
 log = logging.getLogger("close_mcp.events")
 RECENT = "close://events/recent"
 # Close retries a delivery for up to 72 h (close-api.md §7): an event seen within that window is a repeat.
 DEDUPE_TTL = 72 * 3600.0
 NOTIFY_TIMEOUT = 5.0
+LOCAL_IDS = 10_000  # event IDs this replica published, for its own dedupe of the replicas' stream
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class EventHub:
         # connection -> subscribed URIs; forgotten with the connection
         self._watchers: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
         self._listeners: list[Callable[[dict[str, Any], str], None]] = []
+        self.fanout: StreamFanout | None = None  # set with --redis-url
+        self._delivered: OrderedDict[str, None] = OrderedDict()
 
     # ----- publishing --------------------------------------------------------------------------
     async def publish(self, event: dict[str, Any], source: str) -> bool:
@@ -116,22 +126,52 @@ class EventHub:
             self.counts["no_id"] += 1
             return False
         async with self._lock:
-            if not await self.store.claim(f"event:{event_id}", source, self.dedupe_ttl):
+            try:
+                claimed = await self.store.claim(f"event:{event_id}", source, self.dedupe_ttl)
+            except SharedStateUnavailable:
+                if self.fanout is None:
+                    raise
+                # Redis away: publish what this replica receives itself (degraded, in /healthz).
+                self.counts[f"unshared_{source}"] += 1
+                claimed = True
+            if not claimed:
                 self.counts[f"duplicate_{source}"] += 1
                 return False
-            self.counts[f"published_{source}"] += 1
-            self.recent.append(event)
-            stamp = str(event.get("date_updated") or event.get("date_created") or "")
-            if stamp and (self.high_water is None or stamp > self.high_water):
-                self.high_water = stamp
+            if self.fanout is not None:
+                await self.fanout.append(event)
+            return await self._deliver(event, source)
+
+    async def deliver(self, event: dict[str, Any], source: str) -> bool:
+        """Publish an event another replica claimed (read from the replicas' stream): no claim, only
+        this replica's own dedupe. False when this replica already published it."""
+        async with self._lock:
+            return await self._deliver(event, source)
+
+    async def _deliver(self, event: dict[str, Any], source: str) -> bool:
+        event_id = str(event.get("id") or "")
+        if not event_id or event_id in self._delivered:
+            self.counts[f"duplicate_{source}"] += 1
+            return False
+        self._delivered[event_id] = None
+        if len(self._delivered) > LOCAL_IDS:
+            self._delivered.popitem(last=False)
+        self.counts[f"published_{source}"] += 1
+        self.recent.append(event)
+        stamp = str(event.get("date_updated") or event.get("date_created") or "")
+        if stamp and (self.high_water is None or stamp > self.high_water):
+            self.high_water = stamp
+            try:
                 await self.store.put("events:high_water", stamp, self.dedupe_ttl)
-            for waiter in self._waiters:
-                if waiter.filter.matches(event):
-                    waiter.events.append(event)
-                    waiter.arrived.set()
-            for listener in self._listeners:
-                listener(event, source)
-            await self._notify(self.uris_of(event))
+            except SharedStateUnavailable:
+                if self.fanout is None:
+                    raise
+        for waiter in self._waiters:
+            if waiter.filter.matches(event):
+                waiter.events.append(event)
+                waiter.arrived.set()
+        for listener in self._listeners:
+            listener(event, source)
+        await self._notify(self.uris_of(event))
         return True
 
     async def mark_seen(self, event_id: str) -> None:

@@ -12,6 +12,7 @@ Nothing of a refused request is logged beyond its reason; never a key, a signatu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -28,7 +29,8 @@ from starlette.responses import JSONResponse, Response
 from close_mcp.events.hub import EventHub
 from close_mcp.events.keyring import KeyRing
 from close_mcp.events.signature import SIG_HEADER, TIMESTAMP_HEADER, signature_matches, timestamp_age
-from close_mcp.shared_store import hashed
+from close_mcp.redis_store import SharedStateUnavailable
+from close_mcp.shared_store import MemoryStore, hashed
 
 log = logging.getLogger("close_mcp.events.receiver")
 QUEUE = 10_000  # accepted deliveries waiting to be published; beyond, 503 and Close retries
@@ -53,6 +55,7 @@ class WebhookReceiver:
         self.hub, self.keys, self.tolerance, self.max_body, self.clock = hub, keys, tolerance, max_body, clock
         self.counts: Counter[str] = Counter()
         self._send: MemoryObjectSendStream[dict[str, Any]] | None = None
+        self._local = MemoryStore()  # replay records while the replicas' store is away (Redis down)
 
     async def run(self, task_group: TaskGroup) -> None:
         """Start publishing accepted deliveries in the background (one task: order is kept)."""
@@ -112,18 +115,32 @@ class WebhookReceiver:
             return self._refuse("malformed", 400, "Expected {'event': {'id': …}, 'subscription_id': …}.")
         # A replay is this very delivery again (Close signs each attempt afresh, so a retry differs).
         replay_key = f"hook:sig:{hashed(signature.strip().lower())}"
-        if not await self.hub.store.claim(replay_key, "1", 2 * self.tolerance):
+        if not await self._claim(replay_key, 2 * self.tolerance):
             return self._refuse("replayed", 409, "This delivery was already received.")
         try:
             if self._send is None:
                 raise anyio.WouldBlock
             self._send.send_nowait(event)
         except (anyio.WouldBlock, anyio.ClosedResourceError):
-            await self.hub.store.delete(replay_key)  # let Close's retry through later
+            await self._forget(replay_key)  # let Close's retry through later
             self.counts["busy"] += 1
             return JSONResponse({"error": "Busy; retry later."}, status_code=503)
         self.counts["accepted"] += 1
         return JSONResponse({"accepted": event["id"]}, status_code=202)
+
+    async def _claim(self, key: str, ttl: float) -> bool:
+        """Claim in the replicas' store; while it is away (Redis down, the hub publishes what this
+        replica receives itself), in this process's, so a replay is still refused here."""
+        try:
+            return await self.hub.store.claim(key, "1", ttl)
+        except SharedStateUnavailable:
+            self.counts["unshared"] += 1
+            return await self._local.claim(key, "1", ttl)
+
+    async def _forget(self, key: str) -> None:
+        await self._local.delete(key)
+        with contextlib.suppress(SharedStateUnavailable):
+            await self.hub.store.delete(key)
 
     def stats(self) -> dict[str, Any]:
         return dict(self.counts)

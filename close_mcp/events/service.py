@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import anyio
 
 from close_mcp.client import CloseClient
+from close_mcp.events.fanout import StreamFanout
 from close_mcp.events.follow import EventLogFollower
 from close_mcp.events.hub import EventHub
 from close_mcp.events.keyring import KeyRing
@@ -53,6 +55,10 @@ class EventService:
                 "requests": self.follower.requests,
                 "interval": self.follower.interval,
             }
+            if self.follower.lease is not None:
+                shown["follow"]["holding_lease"] = self.follower.holding
+        if self.hub.fanout is not None:
+            shown["fanout"] = self.hub.fanout.stats()
         return shown
 
 
@@ -112,25 +118,35 @@ async def run_events(
     webhook_path: str = "/webhooks/close",
     hub: EventHub | None = None,
     state: Path | None = None,
+    connection: Any = None,
 ) -> AsyncIterator[EventService]:
     """The service for ``mode`` (push: receiver; follow: Event Log follower on ``client``), running.
-    Passing the ``hub`` of a previous service switches sources on one stream (no gap, no repeat)."""
+    Passing the ``hub`` of a previous service switches sources on one stream (no gap, no repeat).
+    With ``connection`` (the replicas' :class:`~close_mcp.redis_store.RedisConnection`), events reach
+    every replica through the shared stream and only the holder of the follow lease follows."""
     hub = hub or EventHub(store or MemoryStore(), object_uris(templates))
+    if connection is not None and hub.fanout is None:
+        hub.fanout = StreamFanout(hub, connection)
     ring = keys or KeyRing()
     service = EventService(mode, hub, ring, public_url=public_url, webhook_path=webhook_path)
     if state is not None:
         await load_state(hub, state)
     async with anyio.create_task_group() as tg:
+        if hub.fanout is not None:
+            tg.start_soon(hub.fanout.run)
         if mode == "push":
             service.receiver = WebhookReceiver(hub, ring, tolerance=tolerance, max_body=max_body)
             await service.receiver.run(tg)
         elif mode == "follow":
             if client is None:
                 raise ValueError("follow mode needs a Close client")
+            # Replicas: a lease of three max pauses (at least 3 s), renewed every round.
+            lease = (uuid4().hex, max(3.0, 3 * max_interval)) if connection is not None else None
             service.follower = EventLogFollower(
-                client, hub, min_interval=min_interval, max_interval=max_interval
+                client, hub, min_interval=min_interval, max_interval=max_interval, lease=lease
             )
-            await service.follower.start_position()
+            if lease is None:
+                await service.follower.start_position()  # the lease holder finds it in its first round
             tg.start_soon(service.follower.run)
         try:
             yield service
