@@ -47,8 +47,11 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_server(sb: Any, **env_extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``close-mcp serve`` on a free loopback port against the sandbox ``sb``."""
+def start_server(
+    sb: Any, *flags: str, stderr: int = subprocess.DEVNULL, env_extra: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``close-mcp serve [flags]`` on a free loopback port against the sandbox ``sb``, with its key, no
+    audit log and ``env_extra``; returns the process and its base URL (the tests start servers with it too)."""
     sock = bind()
     port = sock.getsockname()[1]
     sock.close()
@@ -57,12 +60,13 @@ def start_server(sb: Any, **env_extra: str) -> tuple[subprocess.Popen[bytes], st
         "CLOSE_API_KEY": sb.api_key,
         "CLOSE_API_BASE_URL": sb.base_url,
         "CLOSE_MCP_AUDIT_LOG": "off",
-        **env_extra,
+        **(env_extra or {}),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "close_mcp", "serve", "--port", str(port)],
+        [sys.executable, "-m", "close_mcp", "serve", "--port", str(port), *flags],
         env=env,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
     )
     return proc, f"http://127.0.0.1:{port}"
 
@@ -71,7 +75,7 @@ async def remote_load(
     clients: int, seconds: float, rate_limit: int | None = None, allocator: str = "pymalloc"
 ) -> dict[str, Any]:
     async with run_sandbox(SandboxConfig(leads=50, rate_limit=rate_limit)) as sb:
-        proc, base = start_server(sb, **_allocator_env(allocator))
+        proc, base = start_server(sb, env_extra=_allocator_env(allocator))
         try:
             await wait_until_serving(f"{base}/healthz")
             rss_before = rss_mb(proc.pid)
@@ -137,6 +141,7 @@ async def remote_load(
         }
 
 
+# A raw streamable-HTTP initialize (the tests that speak HTTP by hand use these too).
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -161,9 +166,11 @@ async def abandoned_sessions(
     async with run_sandbox(SandboxConfig(leads=5)) as sb:
         proc, base = start_server(
             sb,
-            CLOSE_MCP_SESSION_TIMEOUT=str(idle_timeout),
-            CLOSE_MCP_MAX_SESSIONS=str(sessions * 2),
-            **_allocator_env(allocator),
+            env_extra={
+                "CLOSE_MCP_SESSION_TIMEOUT": str(idle_timeout),
+                "CLOSE_MCP_MAX_SESSIONS": str(sessions * 2),
+                **_allocator_env(allocator),
+            },
         )
         try:
             await wait_until_serving(f"{base}/healthz")

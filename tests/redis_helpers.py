@@ -11,11 +11,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import anyio
+import httpx2
 
 
 def free_port() -> int:
@@ -110,9 +111,15 @@ class Replica:
 
 @asynccontextmanager
 async def serve_replicas(
-    count: int, base_url: str, api_key: str, redis_url: str | None, *extra: str
+    count: int,
+    base_url: str,
+    api_key: str,
+    redis_url: str | None,
+    *extra: str,
+    env_for: Callable[[int], dict[str, str]] | None = None,
 ) -> AsyncIterator[list[Replica]]:
-    """``count`` replicas of one deployment: same Close key, same Redis (or none), own ports."""
+    """``count`` replicas of one deployment: same Close key, same Redis (or none), own ports; ``env_for(n)``
+    adds replica ``n``'s own variables (its state files)."""
     import os
     import sys
 
@@ -127,11 +134,11 @@ async def serve_replicas(
     }
     replicas: list[Replica] = []
     try:
-        for _ in range(count):
+        for n in range(count):
             port = free_port()
             process = subprocess.Popen(
                 [sys.executable, "-m", "close_mcp", "serve", "--port", str(port), *extra],
-                env=env,
+                env={**env, **(env_for(n) if env_for else {})},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 text=True,
@@ -149,3 +156,31 @@ async def serve_replicas(
                 replica.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 replica.kill()
+
+
+# Raw streamable-HTTP sessions, for the tests that resume a stream by Last-Event-ID on another replica.
+STREAM_VERSION = "2025-11-25"  # the first protocol version whose streams open with a priming event
+STREAM_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+async def raw_session(http: httpx2.AsyncClient, base: str) -> dict[str, str]:
+    """Initialize a streamable-HTTP session by hand; the headers its later requests carry."""
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": STREAM_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "resume-test", "version": "1"},
+        },
+    }
+    response = await http.post(f"{base}/mcp", headers=STREAM_HEADERS, json=init)
+    session = {
+        **STREAM_HEADERS,
+        "mcp-session-id": response.headers["mcp-session-id"],
+        "mcp-protocol-version": STREAM_VERSION,
+    }
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert (await http.post(f"{base}/mcp", headers=session, json=note)).status_code == 202
+    return session

@@ -6,19 +6,24 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def test_bench_runs_on_tiny_settings(tmp_path: Path):
-    out = tmp_path / "results.json"
+def _run_quick(module: str, out: Path) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """``python -m <module> --quick --out <out>`` from the repository root: the run and its JSON figures."""
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
+        [sys.executable, "-m", module, "--quick", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    results = json.loads(out.read_text())
+    return proc, json.loads(out.read_text())
+
+
+def test_bench_runs_on_tiny_settings(tmp_path: Path):
+    _, results = _run_quick("bench.run", tmp_path / "results.json")
     assert {
         "cold start",
         "per-call overhead (stdio)",
@@ -29,3 +34,12 @@ def test_bench_runs_on_tiny_settings(tmp_path: Path):
         "remote load",
     } <= set(results)
     assert results["remote load"]["failed"] == 0 and results["remote load"]["writes_lost_or_doubled"] == 0
+
+
+def test_replicas_bench_runs_on_tiny_settings(tmp_path: Path):
+    """Three replicas on one key with Redis and without (needs redis-server, like the Redis tests)."""
+    proc, figures = _run_quick("bench.replicas", tmp_path / "replicas.json")
+    assert {r["redis"] for r in figures["replicas"]} == {True, False}
+    assert all(r["served"] > 0 for r in figures["replicas"])
+    assert figures["fair_limiter"]["calls"] == 60
+    assert "with Redis" in proc.stdout and "fair limiter" in proc.stdout

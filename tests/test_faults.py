@@ -23,6 +23,7 @@ import pytest
 from conftest import SPECS, settings_for_tests, text_of
 from remote_helpers import remote_client
 
+from bench.remote_load import ACCEPT, INIT, start_server
 from close_mcp.app import RemoteApp, Upstream, open_remote_app
 from close_mcp.client import MAX_REQUESTS_PER_CALL, MIN_429_PAUSE
 from close_mcp.credentials import Credential
@@ -38,17 +39,6 @@ WRITES_PER_SESSION = 3
 FAULTED = 10  # of the 24 writes of a run, this many meet the fault
 HTTP_TIMEOUT = 0.5  # the server's Close timeout in these runs: a 1.2 s stall outlasts it
 DONE = {"ok", "ok:reconciled"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
-ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
 @asynccontextmanager
@@ -181,22 +171,7 @@ async def test_a_draining_server_refuses_new_calls_and_finishes_the_one_in_fligh
     sandbox: RunningSandbox,
 ) -> None:
     sandbox.sandbox.faults.add(FaultRule("latency", path="/me/", delay=2.0))
-    sock = bind()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {
-        "PATH": os.environ["PATH"],
-        "CLOSE_API_KEY": sandbox.api_key,
-        "CLOSE_API_BASE_URL": sandbox.base_url,
-        "CLOSE_MCP_AUDIT_LOG": "off",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "close_mcp", "serve", "--port", str(port)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(sandbox, stderr=subprocess.PIPE)
     slow: list[Any] = []
     refused: list[Any] = []
     try:

@@ -15,6 +15,7 @@ import pytest
 from conftest import SPECS, connect, text_of
 from remote_helpers import remote_client, remote_server
 
+from bench.remote_load import start_server
 from close_mcp.audit import AuditLog
 from close_mcp.http_app import RemoteConfig, parse_tokens
 from close_mcp.policy import AccessPolicy, GrantFile, load_grants
@@ -312,7 +313,7 @@ async def test_sighup_reloads_grants_in_a_running_server(sandbox, tmp_path):
     import anyio
     from remote_helpers import remote_client
 
-    from close_mcp.uvicorn_runner import bind, wait_until_serving
+    from close_mcp.uvicorn_runner import wait_until_serving
 
     line = subprocess.run(
         [sys.executable, "-m", "close_mcp", "hash-token", "alice"],
@@ -325,33 +326,8 @@ async def test_sighup_reloads_grants_in_a_running_server(sandbox, tmp_path):
     tokens = tmp_path / "tokens"
     tokens.write_text(line)
     policy = _policy(tmp_path, '[agents.alice]\nleads = "none"\n')
-    sock = bind()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {
-        "PATH": os.environ["PATH"],
-        "CLOSE_API_KEY": sandbox.api_key,
-        "CLOSE_API_BASE_URL": sandbox.base_url,
-        "CLOSE_MCP_AUDIT_LOG": "off",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "close_mcp",
-            "serve",
-            "--port",
-            str(port),
-            "--tokens-file",
-            str(tokens),
-            "--policy",
-            str(policy),
-        ],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, base = start_server(sandbox, "--tokens-file", str(tokens), "--policy", str(policy))
     try:
-        base = f"http://127.0.0.1:{port}"
         await wait_until_serving(f"{base}/healthz")
         async with remote_client(base, "mcp", {"Authorization": f"Bearer {ALICE}"}) as alice:
             assert (await alice.call_tool("list_leads", {})).is_error

@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +23,7 @@ import anyio
 import anyio.abc
 import httpx2
 import pytest
-from redis_helpers import free_port, run_redis
+from redis_helpers import run_redis, serve_replicas
 from test_events_live import a_lead, hooked, lead_events, rename  # noqa: F401 (the fixture)
 from test_events_support import (
     KEY,
@@ -206,45 +203,20 @@ async def test_follow_one_replica_polls_and_another_takes_over_when_it_stops(hoo
             assert heard.uris.count(uri) == len(new)
 
 
-@dataclass
-class Process:
-    base: str
-    process: subprocess.Popen[bytes]
-
-
-@asynccontextmanager
-async def follow_processes(
-    count: int, sandbox: RunningSandbox, redis_url: str, tmp_path: Path
-) -> AsyncIterator[list[Process]]:
+def follow_processes(count: int, sandbox: RunningSandbox, redis_url: str, tmp_path: Path) -> Any:
     """``count`` real ``close-mcp serve --events follow`` processes on one key and one Redis."""
-    from close_mcp.uvicorn_runner import wait_until_serving
-
-    started: list[Process] = []
-    try:
-        for n in range(count):
-            port = free_port()
-            env = {
-                "PATH": os.environ.get("PATH", ""),
-                "CLOSE_API_KEY": sandbox.api_key,
-                "CLOSE_API_BASE_URL": sandbox.base_url,
-                "CLOSE_MCP_AUDIT_LOG": "off",
-                "CLOSE_MCP_REDIS_URL": redis_url,
-                "CLOSE_MCP_EVENTS": "follow",
-                "CLOSE_MCP_FOLLOW_MAX_INTERVAL": "1",  # the follow lease: 3 s
-                "CLOSE_MCP_EVENTS_STATE": str(tmp_path / f"state-{n}.json"),
-                "CLOSE_MCP_WEBHOOK_KEYS": str(tmp_path / f"keys-{n}.json"),
-            }
-            command = [sys.executable, "-m", "close_mcp", "serve", "--port", str(port)]
-            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            started.append(Process(f"http://127.0.0.1:{port}", process))
-        for running in started:
-            await wait_until_serving(f"{running.base}/healthz", timeout=30)
-        yield started
-    finally:
-        for running in started:
-            if running.process.poll() is None:
-                running.process.kill()
-            running.process.wait(timeout=10)
+    return serve_replicas(
+        count,
+        sandbox.base_url,
+        sandbox.api_key,
+        redis_url,
+        env_for=lambda n: {
+            "CLOSE_MCP_EVENTS": "follow",
+            "CLOSE_MCP_FOLLOW_MAX_INTERVAL": "1",  # the follow lease: 3 s
+            "CLOSE_MCP_EVENTS_STATE": str(tmp_path / f"state-{n}.json"),
+            "CLOSE_MCP_WEBHOOK_KEYS": str(tmp_path / f"keys-{n}.json"),
+        },
+    )
 
 
 async def follow_state(base: str) -> dict[str, Any]:

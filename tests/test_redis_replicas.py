@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from redis_helpers import Replica, RunningRedis, serve_replicas
+from redis_helpers import STREAM_HEADERS, STREAM_VERSION, Replica, RunningRedis, raw_session, serve_replicas
 from remote_helpers import remote_client
 
 from close_mcp.credentials import Credential
@@ -136,32 +136,6 @@ def _sse_events(text: str) -> list[dict[str, str]]:
     return events
 
 
-VERSION = "2025-11-25"  # the first protocol version whose streams open with a priming event
-HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-
-
-async def _initialize(http: httpx2.AsyncClient, base: str) -> dict[str, str]:
-    response = await http.post(
-        f"{base}/mcp",
-        headers=HEADERS,
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": VERSION,
-                "capabilities": {},
-                "clientInfo": {"name": "resume-test", "version": "1"},
-            },
-        },
-    )
-    session = {**HEADERS, "mcp-session-id": response.headers["mcp-session-id"]}
-    session["mcp-protocol-version"] = VERSION
-    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    assert (await http.post(f"{base}/mcp", headers=session, json=note)).status_code == 202
-    return session
-
-
 async def test_a_client_resumes_its_stream_on_another_replica_after_its_replica_dies(redis_server):
     """The client's connection drops after the first event of a slow write; the write finishes on
     replica 1, which then dies; the client asks replica 2 with Last-Event-ID and gets the result.
@@ -171,7 +145,7 @@ async def test_a_client_resumes_its_stream_on_another_replica_after_its_replica_
         serve_replicas(2, sb.base_url, sb.api_key, redis_server.url) as (one, two),
         httpx2.AsyncClient(timeout=30) as http,
     ):
-        session = await _initialize(http, one.base)
+        session = await raw_session(http, one.base)
         sb.sandbox.faults.add(FaultRule("latency", path="/lead/", method="POST", delay=1.0))
         marker = _markers(1)[0]
         call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call"}
@@ -213,7 +187,7 @@ async def test_a_client_resumes_its_stream_on_another_replica_after_its_replica_
         # The session lived in replica 1: replica 2 says so, and the client starts a new one there.
         again = await http.post(f"{two.base}/mcp", headers=session, json={**call, "id": 8})
         assert again.status_code == 404
-        fresh = await _initialize(http, two.base)
+        fresh = await raw_session(http, two.base)
         assert fresh["mcp-session-id"] != session["mcp-session-id"]
 
 
@@ -233,6 +207,10 @@ async def test_an_unknown_event_id_is_a_plain_404(redis_server: RunningRedis):
         serve_replicas(1, sb.base_url, sb.api_key, redis_server.url) as (one,),
         httpx2.AsyncClient(timeout=30) as http,
     ):
-        session = {**HEADERS, "mcp-session-id": uuid.uuid4().hex, "mcp-protocol-version": VERSION}
+        session = {
+            **STREAM_HEADERS,
+            "mcp-session-id": uuid.uuid4().hex,
+            "mcp-protocol-version": STREAM_VERSION,
+        }
         response = await http.get(f"{one.base}/mcp", headers={**session, "last-event-id": "nope:3"})
         assert response.status_code == 404 and "initialize a new session" in response.text

@@ -9,36 +9,13 @@ import anyio
 import httpx2
 import mcp_types
 import pytest
+from redis_helpers import raw_session
 from remote_helpers import remote_server
 
 from close_mcp.event_store import MAX_EVENTS, MemoryEventStore, RedisEventStore
 from close_mcp.redis_store import RedisConnection
 
 pytestmark = pytest.mark.anyio
-VERSION = "2025-11-25"  # streams open with a priming event from this version on
-HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-
-
-async def _session(http: httpx2.AsyncClient, base: str) -> dict[str, str]:
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
-    response = await http.post(f"{base}/mcp", headers=HEADERS, json=init)
-    session = {
-        **HEADERS,
-        "mcp-session-id": response.headers["mcp-session-id"],
-        "mcp-protocol-version": VERSION,
-    }
-    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    assert (await http.post(f"{base}/mcp", headers=session, json=note)).status_code == 202
-    return session
 
 
 async def _events(lines: httpx2.Response, until_id: int) -> list[dict[str, str]]:
@@ -68,7 +45,7 @@ async def _call(
 
 async def test_sessions_reusing_request_ids_replay_only_their_own_stream(shared_sandbox):
     async with remote_server(shared_sandbox) as base, httpx2.AsyncClient(timeout=30) as http:
-        alice, bob = await _session(http, base), await _session(http, base)
+        alice, bob = await raw_session(http, base), await raw_session(http, base)
         alice_events = await _call(http, base, alice, "get_current_user")
         bob_events = await _call(http, base, bob, "list_users")  # the same request id, 7
         priming = alice_events[0]

@@ -11,23 +11,13 @@ import pytest
 from conftest import SPECS, text_of
 from remote_helpers import remote_client, remote_server
 
+from bench.remote_load import ACCEPT, INIT, start_server
 from close_mcp.http_app import RemoteConfig, hash_token, parse_tokens
 from close_mcp.sandbox import SandboxConfig, run_sandbox
 from close_mcp.settings_error import SettingsError
 
 pytestmark = pytest.mark.anyio
 TOKEN = "agent-token-0123456789abcdef"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
-ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
 @pytest.mark.parametrize("transport,stateless", [("mcp", False), ("mcp", True), ("sse", False)])
@@ -177,32 +167,16 @@ async def test_idle_sessions_expire(sandbox):
 
 async def test_graceful_shutdown_lets_in_flight_calls_finish(sandbox):
     """SIGTERM to `close-mcp serve` while a slow call is in flight: the call completes."""
-    import os
     import signal
 
     import anyio
 
     from close_mcp.sandbox import FaultRule
-    from close_mcp.uvicorn_runner import bind, wait_until_serving
+    from close_mcp.uvicorn_runner import wait_until_serving
 
     sandbox.sandbox.faults.add(FaultRule("latency", path="/me/", delay=1.5))
-    sock = bind()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {
-        "PATH": os.environ["PATH"],
-        "CLOSE_API_KEY": sandbox.api_key,
-        "CLOSE_API_BASE_URL": sandbox.base_url,
-        "CLOSE_MCP_AUDIT_LOG": "off",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "close_mcp", "serve", "--port", str(port)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, base = start_server(sandbox, stderr=subprocess.PIPE)
     try:
-        base = f"http://127.0.0.1:{port}"
         await wait_until_serving(f"{base}/healthz")
         results = []
         try:
