@@ -10,6 +10,7 @@ built by the same app builder as the CLI (:mod:`close_mcp.app`).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -180,3 +181,11 @@ async def mcp_shared(shared_sandbox: RunningSandbox) -> AsyncIterator[Client]:
 
 def text_of(result: Any) -> str:
     return result.content[0].text
+
+
+def payload(result: Any) -> Any:
+    """A tool result's data: its ``structuredContent`` when sent, else its text parsed as JSON.
+    Tests read results through this, so they hold whichever form the server sends."""
+    if result.structured_content is not None:
+        return result.structured_content
+    return json.loads(text_of(result))
