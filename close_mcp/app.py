@@ -79,8 +79,9 @@ class RemoteApp:
 
 
 def load_specs(settings: Settings) -> list[ToolSpec]:
-    """The shipped manifests plus the operator's own (``CLOSE_MCP_EXTRA_MANIFESTS``)."""
-    return load_manifests(*settings.extra_manifests)
+    """The shipped manifests plus the operator's own (``CLOSE_MCP_EXTRA_MANIFESTS``), compiled once
+    per content (``CLOSE_MCP_CACHE_DIR``)."""
+    return load_manifests(*settings.extra_manifests, cache_dir=settings.manifest_cache_dir())
 
 
 def build_policy(settings: Settings, specs: Sequence[ToolSpec]) -> AccessPolicy:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
-
-import jsonschema
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from close_mcp.manifest import ToolSpec
 from close_mcp.plan import RequestPlan, fill_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 class ToolInputError(Exception):
@@ -58,10 +60,17 @@ def _describe(error: jsonschema.ValidationError, spec: ToolSpec) -> str:
     return f"`{name}`: {error.message}"
 
 
-_FORMATS = jsonschema.FormatChecker()
+@cache
+def _formats() -> jsonschema.FormatChecker:
+    """The format checks, built with the first validator (jsonschema is imported on the first call,
+    not at start-up)."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker()
+    checker.checks("date-time", raises=ValueError)(_iso_date_or_datetime)
+    return checker
 
 
-@_FORMATS.checks("date-time", raises=ValueError)
 def _iso_date_or_datetime(value: object) -> bool:
     """Close takes a date (2026-01-31) or a datetime (2026-01-31T12:00:00Z, with or without offset)
     wherever it takes either; the date itself must exist (not 2026-13-45)."""
@@ -75,7 +84,9 @@ def _iso_date_or_datetime(value: object) -> bool:
 class ArgumentChecker:
     def __init__(self, spec: ToolSpec) -> None:
         self.spec = spec
-        self._validator = jsonschema.Draft202012Validator(spec.input_schema, format_checker=_FORMATS)
+        import jsonschema
+
+        self._validator = jsonschema.Draft202012Validator(spec.input_schema, format_checker=_formats())
 
     def check(self, args: dict[str, Any]) -> None:
         problems = [

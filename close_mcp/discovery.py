@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import mcp.types as types
 
 from close_mcp.manifest import SERVER_TOOL_NAMES, ToolSpec
 from close_mcp.policy import AccessPolicy
 from close_mcp.tool_search import rank_tools
+
+if TYPE_CHECKING:
+    import jsonschema
 
 FIND_TOOLS, ENABLE_TOOLS, CALL_TOOL = "find_tools", "enable_tools", "call_tool"
 assert frozenset({FIND_TOOLS, ENABLE_TOOLS, CALL_TOOL}) == SERVER_TOOL_NAMES
@@ -139,14 +142,19 @@ def find(
     return result
 
 
-_VALIDATORS = {name: jsonschema.Draft202012Validator(t["inputSchema"]) for name, t in DISCOVERY_TOOLS.items()}
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    """Built on a discovery tool's first call (jsonschema is not imported at start-up)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(DISCOVERY_TOOLS[name]["inputSchema"])
 
 
 def invalid_arguments(name: str, args: dict[str, Any]) -> str | None:
     """The error text for bad arguments to a discovery tool, naming each one; ``None`` when valid."""
     problems = [
         f"`{'.'.join(map(str, e.absolute_path)) or 'arguments'}`: {e.message}"
-        for e in sorted(_VALIDATORS[name].iter_errors(args), key=lambda e: list(e.absolute_path))
+        for e in sorted(_validator(name).iter_errors(args), key=lambda e: list(e.absolute_path))
     ]
     return f"Invalid arguments for {name}: {'; '.join(problems)}." if problems else None
 

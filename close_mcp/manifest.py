@@ -4,6 +4,10 @@ Every file in ``tool_manifests/`` is checked against ``manifest.schema.json`` an
 against the rules a schema cannot express (path placeholders, unique names, reserved
 argument names). Every problem is reported at once with its file, tool and field; a bad
 manifest stops start-up and nothing is half-registered.
+
+Given a ``cache_dir``, the compiled specs are kept there keyed by the content of every file they
+came from (:mod:`close_mcp.manifest_cache`): a start with unchanged manifests unpickles them in a
+few milliseconds and never imports jsonschema; any change is validated again.
 """
 
 from __future__ import annotations
@@ -16,8 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema
-
+from close_mcp import manifest_cache
 from close_mcp.access import Access, annotations_for
 from close_mcp.reconcile import ReconcileSpec
 from close_mcp.tool_arguments import STANDARD_ARGUMENTS, advertised, standard_arguments
@@ -279,45 +282,62 @@ def _preview(declared: dict[str, Any] | None) -> PreviewSpec | None:
     )
 
 
-def load_manifests(*extra: Path, shipped: bool = True) -> list[ToolSpec]:
+def load_manifests(*extra: Path, shipped: bool = True, cache_dir: Path | None = None) -> list[ToolSpec]:
     """Load the shipped manifests and those in ``extra`` folders (an operator's own endpoints);
-    raise :class:`ManifestError` listing all problems."""
+    raise :class:`ManifestError` listing all problems. With ``cache_dir``, compiled once per content."""
     directories = ([manifest_dir()] if shipped else []) + list(extra)
-    meta = json.loads((manifest_dir() / "manifest.schema.json").read_text())
-    definitions = json.loads((manifest_dir() / "definitions.json").read_text())
-    validator = jsonschema.Draft202012Validator(meta)
-    problems: list[str] = []
-    specs: list[ToolSpec] = []
-    seen: dict[str, str] = {}
     files: list[Path] = []
     for directory in directories:
         found = sorted(p for p in directory.glob("*.json") if p.name not in _SKIP_FILES)
         if not found:
             raise ManifestError(f"{directory}: no manifest files found")
         files += found
-    for path in files:
+    sources = [(p.name, p.read_bytes()) for p in files]
+    meta = (manifest_dir() / "manifest.schema.json").read_bytes()
+    definitions = (manifest_dir() / "definitions.json").read_bytes()
+
+    def compile_all() -> list[ToolSpec]:
+        return _compile_all(sources, json.loads(meta), json.loads(definitions))
+
+    if cache_dir is None:
+        return compile_all()
+    keyed = [("manifest.schema.json", meta), ("definitions.json", definitions), *sources]
+    return manifest_cache.load_or_compile(cache_dir, keyed, compile_all)
+
+
+def _compile_all(
+    sources: list[tuple[str, bytes]], meta: dict[str, Any], definitions: dict[str, Any]
+) -> list[ToolSpec]:
+    """Validate every manifest against the versioned schema and the rules beyond it, then compile."""
+    import jsonschema  # only when manifests are compiled, not on a start served from the cache
+
+    validator = jsonschema.Draft202012Validator(meta)
+    problems: list[str] = []
+    specs: list[ToolSpec] = []
+    seen: dict[str, str] = {}
+    for file_name, content in sources:
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(content)
         except ValueError as exc:
-            problems.append(f"{path.name}: not valid JSON: {exc}")
+            problems.append(f"{file_name}: not valid JSON: {exc}")
             continue
         errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         for err in errors:
-            problems.append(f"{path.name}: {_locate(data, list(err.absolute_path))}: {err.message}")
+            problems.append(f"{file_name}: {_locate(data, list(err.absolute_path))}: {err.message}")
         if errors:
             continue
         local = data.get("definitions", {})
         for name in sorted(set(local) & set(definitions)):
-            problems.append(f"{path.name}: definitions.{name}: already defined in definitions.json")
-        data = _resolve_refs(data, {**definitions, **local}, path.name, problems)
+            problems.append(f"{file_name}: definitions.{name}: already defined in definitions.json")
+        data = _resolve_refs(data, {**definitions, **local}, file_name, problems)
         for i, entry in enumerate(data["tools"]):
-            where = f"{path.name}: tools[{i}] ({entry['name']})"
+            where = f"{file_name}: tools[{i}] ({entry['name']})"
             for name in (entry["name"], *entry.get("aliases", ())):
                 if name in SERVER_TOOL_NAMES:
                     problems.append(f"{where}.name: {name} is reserved for close-mcp's discovery tools")
                 if name in seen:
                     problems.append(f"{where}.name: {name} duplicates a tool or alias in {seen[name]}")
-                seen[name] = path.name
+                seen[name] = file_name
             _check_tool(entry, where, problems)
             if not problems:
                 specs.append(_compile(entry, data["toolset"]))

@@ -6,7 +6,7 @@ The handlers live in :mod:`close_mcp.tool_handlers`; :mod:`close_mcp.app` decide
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 from mcp.server import Server
 from mcp.server.lowlevel.server import NotificationOptions
@@ -64,7 +64,10 @@ def _server(list_tools: ListTools, call_tool: CallTool, protocol: ProtocolHandle
         version=__version__,
         title="Close CRM",
         instructions=INSTRUCTIONS,
-        on_list_tools=list_tools,
+        # ListTools answers with the result's wire form (a dict, serialized once per visible set); the
+        # runner takes a dict result as it takes a model (mcp.server.runner._dump_result), though the
+        # handler's annotation names the model only.
+        on_list_tools=cast(Any, list_tools),
         on_call_tool=call_tool,
         on_list_resources=protocol.list_resources,
         on_list_resource_templates=protocol.list_templates,

@@ -94,6 +94,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
         lambda raw: [Path(p) for p in _comma_list(raw)],
         "comma list of folders with your own tool manifests",
     ),
+    EnvVar(
+        "cache_dir",
+        "CLOSE_MCP_CACHE_DIR",
+        str,
+        "folder of the compiled tool manifests (~/.cache/close-mcp), or off to compile at every start",
+    ),
     EnvVar("policy", "CLOSE_MCP_POLICY", Path, "per-agent grants file (TOML or JSON)"),
     EnvVar("audit_log", "CLOSE_MCP_AUDIT_LOG", str, "JSON-lines audit file, or off"),
     EnvVar("audit_fsync", "CLOSE_MCP_AUDIT_FSYNC", _flag, "1: fsync every audit line"),
@@ -208,6 +214,7 @@ class Settings:
     tools: list[str] = field(default_factory=list)  # listed in addition to the toolsets
     exclude_tools: list[str] = field(default_factory=list)  # never served
     extra_manifests: list[Path] = field(default_factory=list)
+    cache_dir: str | None = None  # None = ~/.cache/close-mcp; "off" = compile the manifests every start
     policy: Path | None = None
     audit_log: str | None = None  # None = the mode's default (off for stdio, a file for serve)
     audit_fsync: bool = False
@@ -286,6 +293,17 @@ class Settings:
     def audit_path(self, default: str | None) -> Path | None:
         where = self.audit_log or default
         return None if not where or where == "off" else Path(where)
+
+    def manifest_cache_dir(self, home: Path | None = None) -> Path | None:
+        """Where compiled manifests are kept (close_mcp.manifest_cache); None: compile every start."""
+        if self.cache_dir == "off":
+            return None
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        try:
+            return (home or Path.home()) / ".cache" / "close-mcp"
+        except RuntimeError:  # no home directory to be found: nothing to keep a cache in
+            return None
 
     def events_mode(self, remote: bool) -> str:
         """``push``, ``follow`` or ``off``: as set, else push when serving remotely (the receiver costs

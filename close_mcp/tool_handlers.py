@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ ClientProvider = Callable[[Context], AbstractAsyncContextManager[CloseClient]]
 # Whether the client of a call has gone away (its HTTP request disconnected).
 ClientGone = Callable[[Context], Awaitable[bool]]
 CLIENT_WATCH_SECONDS = 0.25
+LISTED_SETS = 64  # tools/list results kept, one per visible set (a list of references to shared forms)
 
 
 def error_result(message: str) -> types.CallToolResult:
@@ -70,17 +72,30 @@ def current_agent(ctx: Context) -> str:
 
 
 class ToolCatalog:
-    """The tools this server has, by name (and former name), with their ``tools/list`` form built once."""
+    """The tools this server has, by name (and former name), each tool's ``tools/list`` form built
+    (validated as an MCP ``Tool`` and serialized) the first time it is listed, then kept."""
 
     def __init__(self, specs: Sequence[ToolSpec]) -> None:
         self.specs = list(specs)
         self.by_name = {s.name: s for s in self.specs}
         self.aliases = {alias: s for s in self.specs for alias in s.aliases}
-        self.wire = {s.name: types.Tool.model_validate(s.wire_tool()) for s in self.specs}
+        self._wire: dict[str, dict[str, Any]] = {}
         self.enabled = SessionTools()  # tools each session turned on through discovery
 
     def resolve(self, name: str) -> ToolSpec | None:
         return self.by_name.get(name) or self.aliases.get(name)
+
+    def wire(self, spec: ToolSpec) -> dict[str, Any]:
+        """The tool as ``tools/list`` sends it (camelCase JSON form), serialized once."""
+        form = self._wire.get(spec.name)
+        if form is None:
+            form = self._wire[spec.name] = wire_form(types.Tool.model_validate(spec.wire_tool()))
+        return form
+
+
+def wire_form(tool: types.Tool) -> dict[str, Any]:
+    """A ``Tool`` dumped as the SDK dumps a handler's result (by alias, JSON mode, no ``None``)."""
+    return tool.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 DRAINING = (
@@ -125,23 +140,46 @@ class CallOutcome:
 
 
 class ListTools:
-    """``tools/list``: the tools the policy exposes to the calling agent."""
+    """``tools/list``: the tools the policy exposes to the calling agent.
+
+    Which tools are visible is decided on every call (grants reload, sessions enable tools), but a
+    visible set is serialized once: each tool's wire form is built on its first listing and the
+    result for a set of names is kept (:data:`LISTED_SETS` sets, the least recently listed dropped).
+    The result is returned in its wire (dict) form, which the SDK's runner takes as is (it copies the
+    top-level dict, then checks and shapes it for the session's protocol version, as it does for a
+    model): no 300 pydantic models dumped per call. What remains per call is that SDK pass."""
 
     def __init__(self, catalog: ToolCatalog, policy: AccessPolicy, events: EventTools | None = None) -> None:
         self.catalog, self.policy, self.events = catalog, policy, events
+        self._listed: OrderedDict[tuple[str, ...], dict[str, Any]] = OrderedDict()
+        self._local: dict[str, dict[str, Any]] = {}  # discovery and event tools, serialized once
 
-    async def __call__(
-        self, ctx: Context, params: types.PaginatedRequestParams | None
-    ) -> types.ListToolsResult:
+    async def __call__(self, ctx: Context, params: types.PaginatedRequestParams | None) -> dict[str, Any]:
         agent = current_agent(ctx)
         enabled = self.catalog.enabled.enabled(ctx.session)
         specs = self.catalog.specs
-        tools = [self.catalog.wire[s.name] for s in specs if self.policy.visible_to(s, agent, enabled)]
+        visible = [s for s in specs if self.policy.visible_to(s, agent, enabled)]
+        local: list[types.Tool] = []
         if self.policy.has_discoverable(specs):
-            tools += WIRE_DISCOVERY_TOOLS.values()
+            local += WIRE_DISCOVERY_TOOLS.values()
         if self.events is not None:
-            tools += self.events.listed(agent)
-        return types.ListToolsResult(tools=tools)
+            local += self.events.listed(agent)
+        names = (*(s.name for s in visible), *(t.name for t in local))
+        result = self._listed.get(names)
+        if result is None:
+            tools = [self.catalog.wire(s) for s in visible] + [self._local_form(t) for t in local]
+            result = self._listed[names] = {"tools": tools}
+            while len(self._listed) > LISTED_SETS:
+                self._listed.popitem(last=False)
+        else:
+            self._listed.move_to_end(names)
+        return result
+
+    def _local_form(self, tool: types.Tool) -> dict[str, Any]:
+        form = self._local.get(tool.name)
+        if form is None:
+            form = self._local[tool.name] = wire_form(tool)
+        return form
 
 
 class CallTool:

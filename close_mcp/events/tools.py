@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import mcp.types as types
 
 from close_mcp.access import Access
@@ -97,6 +96,8 @@ EVENT_TOOLS: dict[str, dict[str, Any]] = {
 
 def invalid_arguments(name: str, args: dict[str, Any]) -> str | None:
     """The first problem with the arguments, naming the argument and the fix, or None."""
+    import jsonschema  # on the first event-tool call, not at start-up
+
     schema = EVENT_TOOLS[name]["inputSchema"]
     error = next(iter(sorted(jsonschema.Draft202012Validator(schema).iter_errors(args), key=str)), None)
     if error is None:
