@@ -12,20 +12,15 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import Server
-from starlette.types import ASGIApp
 
 from close_mcp.audit import AuditLog
 from close_mcp.client import CloseClient
-from close_mcp.client_pool import ClientPool
 from close_mcp.credentials import Credential
-from close_mcp.events.keyring import KeyRing
-from close_mcp.events.service import EventService, run_events
 from close_mcp.events.tools import MIRRORS, EventTools
 from close_mcp.executor import Executor
-from close_mcp.http_app import RemoteConfig, build_remote_app, pooled_client_provider, streamable_client_gone
 from close_mcp.idempotency import IdempotencyKeys
 from close_mcp.manifest import ToolSpec, load_manifests
 from close_mcp.mcp_server import build_server
@@ -45,6 +40,13 @@ from close_mcp.tool_handlers import (
     ToolCatalog,
     current_agent,
 )
+
+if TYPE_CHECKING:  # imported where used: a stdio start never loads the HTTP app nor the events service
+    from starlette.types import ASGIApp
+
+    from close_mcp.client_pool import ClientPool
+    from close_mcp.events.service import EventService
+    from close_mcp.http_app import RemoteConfig
 
 log = logging.getLogger("close_mcp")
 
@@ -188,6 +190,9 @@ async def open_events(
     settings.check_events(remote)
     if mode == "follow" and client is None:
         raise SettingsError("--events follow needs a server-wide Close credential (CLOSE_API_KEY)")
+    from close_mcp.events.keyring import KeyRing
+    from close_mcp.events.service import run_events
+
     async with run_events(
         mode,
         client,
@@ -271,6 +276,9 @@ async def open_remote_app(
         raise SettingsError(
             "no Close credential: set CLOSE_API_KEY, or allow per-client Close-API-Key headers"
         )
+    from close_mcp.client_pool import ClientPool
+    from close_mcp.http_app import build_remote_app, pooled_client_provider, streamable_client_gone
+
     async with AsyncExitStack() as stack:
         shared = await stack.enter_async_context(open_shared_state(settings))
         if settings.oauth and config.oauth is None:

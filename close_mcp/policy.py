@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +112,8 @@ def load_grants(path: Path, toolsets: set[str], tool_names: set[str] | None = No
         text = path.read_text()
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read policy file ({exc.strerror})") from None
+    import tomllib  # only with a policy file: not on every start
+
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except json.JSONDecodeError as exc:

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp.types as types
 from mcp.server import ServerRequestContext
@@ -25,11 +25,13 @@ from close_mcp.client import CloseClient
 from close_mcp.discovery import connection_of
 from close_mcp.errors import CloseError, NotFound
 from close_mcp.events.hub import RECENT, EventFilter
-from close_mcp.events.service import EventService
 from close_mcp.manifest import manifest_dir
 from close_mcp.org_schema import OrgSchema
 from close_mcp.plan import fill_path
 from close_mcp.trim import fit_object
+
+if TYPE_CHECKING:
+    from close_mcp.events.service import EventService
 
 log = logging.getLogger("close_mcp.protocol")
 Context = ServerRequestContext[Any, Any]
