@@ -70,6 +70,7 @@ class App:
     server: Server[Any]
     shared: SharedState | None = None  # the store, buckets and streams replicas share (--redis-url)
     events: EventService | None = None
+    list_tools: ListTools | None = None  # the tools/list handler (its serialized sets)
 
 
 @dataclass
@@ -168,8 +169,11 @@ def assemble(
         client_gone=client_gone,
         events=event_tools,
     )
-    server = build_server(ListTools(catalog, policy, event_tools), call_tool, protocol)
-    return App(settings, specs, policy, audit, executor, tracker, server, events=events)
+    list_tools = ListTools(catalog, policy, event_tools)
+    server = build_server(list_tools, call_tool, protocol)
+    return App(
+        settings, specs, policy, audit, executor, tracker, server, events=events, list_tools=list_tools
+    )
 
 
 @asynccontextmanager

@@ -85,6 +85,11 @@ class ToolCatalog:
     def resolve(self, name: str) -> ToolSpec | None:
         return self.by_name.get(name) or self.aliases.get(name)
 
+    @property
+    def wire_forms_built(self) -> int:
+        """How many tools have been serialized so far (those ever listed)."""
+        return len(self._wire)
+
     def wire(self, spec: ToolSpec) -> dict[str, Any]:
         """The tool as ``tools/list`` sends it (camelCase JSON form), serialized once."""
         form = self._wire.get(spec.name)
@@ -174,6 +179,11 @@ class ListTools:
         else:
             self._listed.move_to_end(names)
         return result
+
+    @property
+    def sets_kept(self) -> int:
+        """How many visible sets have a serialized result kept."""
+        return len(self._listed)
 
     def _local_form(self, tool: types.Tool) -> dict[str, Any]:
         form = self._local.get(tool.name)
