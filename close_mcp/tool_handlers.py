@@ -21,6 +21,7 @@ import mcp.types as types
 from mcp.server import ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel
 
 from close_mcp import discovery, idempotency
 from close_mcp.arguments import ToolInputError
@@ -98,9 +99,9 @@ class ToolCatalog:
         return form
 
 
-def wire_form(tool: types.Tool) -> dict[str, Any]:
-    """A ``Tool`` dumped as the SDK dumps a handler's result (by alias, JSON mode, no ``None``)."""
-    return tool.model_dump(by_alias=True, mode="json", exclude_none=True)
+def wire_form(model: BaseModel) -> dict[str, Any]:
+    """A model dumped as the SDK's runner dumps a handler's result (by alias, JSON mode, no ``None``)."""
+    return model.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 DRAINING = (
@@ -158,6 +159,10 @@ class ListTools:
         self.catalog, self.policy, self.events = catalog, policy, events
         self._listed: OrderedDict[tuple[str, ...], dict[str, Any]] = OrderedDict()
         self._local: dict[str, dict[str, Any]] = {}  # discovery and event tools, serialized once
+        # The rest of the result as the SDK dumps the model (ttlMs, cacheScope, resultType defaults:
+        # the 2026-07-28 surface requires them). Were cache hints set for tools/list (this server sets
+        # none), ttlMs and cacheScope would have to be left out for the runner to fill them.
+        self._envelope = wire_form(types.ListToolsResult(tools=[]))
 
     async def __call__(self, ctx: Context, params: types.PaginatedRequestParams | None) -> dict[str, Any]:
         agent = current_agent(ctx)
@@ -173,7 +178,7 @@ class ListTools:
         result = self._listed.get(names)
         if result is None:
             tools = [self.catalog.wire(s) for s in visible] + [self._local_form(t) for t in local]
-            result = self._listed[names] = {"tools": tools}
+            result = self._listed[names] = {**self._envelope, "tools": tools}
             while len(self._listed) > LISTED_SETS:
                 self._listed.popitem(last=False)
         else:
