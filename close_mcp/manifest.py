@@ -341,9 +341,29 @@ def _compile_all(
             _check_tool(entry, where, problems)
             if not problems:
                 specs.append(_compile(entry, data["toolset"]))
+    if not problems:
+        _check_wire_forms(specs, problems)
     if problems:
         raise ManifestError("invalid tool manifests:\n" + "\n".join(problems))
     return sorted(specs, key=lambda s: (s.toolset, s.name))
+
+
+def _check_wire_forms(specs: list[ToolSpec], problems: list[str]) -> None:
+    """Each tool's ``tools/list`` form is a valid MCP ``Tool`` and already in the form the SDK dumps
+    one: listing then sends :meth:`ToolSpec.wire_tool` as is (checked once here, with the compiled
+    form cached, instead of a pydantic model per tool built at every start)."""
+    import mcp.types as types
+    from pydantic import ValidationError
+
+    for spec in specs:
+        form = spec.wire_tool()
+        try:
+            dumped = types.Tool.model_validate(form).model_dump(by_alias=True, mode="json", exclude_none=True)
+        except ValidationError as exc:
+            problems.append(f"{spec.name}: not a valid MCP tool: {exc.errors()[0]['msg']}")
+            continue
+        if dumped != form:
+            problems.append(f"{spec.name}: its tools/list form changes when read as an MCP tool")
 
 
 def _locate(data: Any, path: list[Any]) -> str:

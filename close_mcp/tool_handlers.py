@@ -73,8 +73,8 @@ def current_agent(ctx: Context) -> str:
 
 
 class ToolCatalog:
-    """The tools this server has, by name (and former name), each tool's ``tools/list`` form built
-    (validated as an MCP ``Tool`` and serialized) the first time it is listed, then kept."""
+    """The tools this server has, by name (and former name), each with its ``tools/list`` form (checked
+    as an MCP ``Tool`` when the manifests were compiled) built the first time it is listed."""
 
     def __init__(self, specs: Sequence[ToolSpec]) -> None:
         self.specs = list(specs)
@@ -92,10 +92,11 @@ class ToolCatalog:
         return len(self._wire)
 
     def wire(self, spec: ToolSpec) -> dict[str, Any]:
-        """The tool as ``tools/list`` sends it (camelCase JSON form), serialized once."""
+        """The tool as ``tools/list`` sends it (camelCase JSON form), built once. The SDK validates it
+        again, for the session's protocol version, as it sends the list."""
         form = self._wire.get(spec.name)
         if form is None:
-            form = self._wire[spec.name] = wire_form(types.Tool.model_validate(spec.wire_tool()))
+            form = self._wire[spec.name] = spec.wire_tool()
         return form
 
 
