@@ -140,13 +140,39 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
     )
 
 
+DESCRIPTION = (
+    "MCP server for the Close CRM API. Set CLOSE_API_KEY (or CLOSE_ACCESS_TOKEN), "
+    "or pass --sandbox to try it on a local demo organization. "
+    "Try a tool: close-mcp call --sandbox list_leads query=logistics"
+)
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed command line. The stdio server's own start (``close-mcp [flags]``, what a host
+    spawns) is parsed by the top-level flags alone: the full parser, with a parser per subcommand,
+    costs ~3 ms of CPU to build, and is built only for a subcommand, help, or a flag it must refuse."""
+    given = sys.argv[1:] if argv is None else argv
+    if not any(arg in ("-h", "--help") for arg in given):
+        # no abbreviations (`call --output` is not `--output-budget`), and any doubt (an unknown word,
+        # a bad value) is left to the full parser, which gives the error it always gave
+        server = argparse.ArgumentParser(
+            prog="close-mcp", parents=[_common()], allow_abbrev=False, exit_on_error=False
+        )
+        server.set_defaults(command=None)
+        try:
+            args, rest = server.parse_known_args(given)
+        except argparse.ArgumentError:
+            rest = given
+        if not rest:
+            return args
+    return build_parser().parse_args(given)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
         prog="close-mcp",
-        description="MCP server for the Close CRM API. Set CLOSE_API_KEY (or CLOSE_ACCESS_TOKEN), "
-        "or pass --sandbox to try it on a local demo organization. "
-        "Try a tool: close-mcp call --sandbox list_leads query=logistics",
+        description=DESCRIPTION,
         parents=[common],
         epilog=environment_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -383,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     try:
         settings = Settings.load(flags=_flags(args))
         interactive = args.command in ("call", "doctor", "config", "tools", "webhooks")

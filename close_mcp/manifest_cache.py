@@ -14,6 +14,7 @@ Nothing here raises because of the cache.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -22,7 +23,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from close_mcp import __version__
 
@@ -79,7 +80,7 @@ def _read(path: Path, key: str) -> list[ToolSpec] | None:
             if not _trusted(os.fstat(fh.fileno())):
                 log.warning("close-mcp: ignoring %s: not owned by this user, or writable by others", path)
                 return None
-            stored = pickle.load(fh)
+            stored = _unpickle(fh)
     except FileNotFoundError:
         return None
     except Exception as exc:  # a corrupt or truncated file can fail unpickling in many ways
@@ -95,6 +96,18 @@ def _read(path: Path, key: str) -> list[ToolSpec] | None:
         return None
     specs: list[ToolSpec] = stored["specs"]
     return specs
+
+
+def _unpickle(fh: BinaryIO) -> Any:
+    """A compiled form is ~60,000 small objects, none cyclic garbage: the collector is paused while
+    they are made (~1 ms of a 4.5 ms load), and resumed as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.load(fh)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _trusted(stat: os.stat_result) -> bool:

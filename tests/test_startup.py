@@ -17,6 +17,7 @@ from mcp import Client
 from test_manifests import NOTE_MANIFEST
 
 from close_mcp.app import Upstream, load_specs, open_local_app
+from close_mcp.cli import build_parser, parse_arguments
 from close_mcp.client import CloseClient
 from close_mcp.credentials import Credential
 from close_mcp.manifest import ManifestError, load_manifests
@@ -272,3 +273,32 @@ async def test_tools_list_is_serialized_once_per_visible_set(shared_sandbox) -> 
             tool = next(t for t in (await second.list_tools()).tools if t.name == "list_leads")
             spec = next(s for s in app.specs if s.name == "list_leads")
             assert tool.input_schema == spec.wire_schema and tool.annotations is not None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--toolsets", "all"],
+        ["--sandbox", "--scope", "read", "--extra-manifests", "/srv/a,/srv/b"],
+        ["--sandb"],  # an abbreviation, as the full parser allows
+        ["--events", "follow", "--audit-log", "off"],
+        ["call", "get_lead", "lead_id=lead_1", "--output", "json"],  # not --output-budget
+        ["--scope", "read", "serve", "--port", "9"],
+        ["tools", "--markdown"],
+    ],
+)
+def test_the_server_start_is_parsed_as_the_full_parser_would(argv: list[str]) -> None:
+    assert vars(parse_arguments(argv)) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["--scope", "bogus"], ["--output-budget", "x"], ["--nope"], ["-h"]])
+def test_refused_flags_get_the_full_parsers_answer(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        parse_arguments(argv)
+    answer = capsys.readouterr()
+    with pytest.raises(SystemExit) as expected:
+        build_parser().parse_args(argv)
+    assert refused.value.code == expected.value.code and answer == capsys.readouterr()
