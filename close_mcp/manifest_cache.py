@@ -39,13 +39,17 @@ KEEP = 8  # compiled forms kept (several worktrees, versions or extra-manifest s
 _COMPILERS = ("manifest.py", "tool_arguments.py", "access.py", "reconcile.py", "manifest_cache.py")
 
 
-def cache_key(sources: Sequence[tuple[str, bytes]]) -> str:
-    """The key of the compiled form of ``sources`` (file name, content), in load order."""
+def cache_key(sources: Sequence[tuple[str, bytes]]) -> str | None:
+    """The key of the compiled form of ``sources`` (file name, content), in load order; None when the
+    compiling code cannot be read (an install without sources): then nothing is cached."""
     digest = hashlib.sha256(FORMAT)
     digest.update(f"\0{__version__}\0{sys.version}\0".encode())
     here = Path(__file__).parent
-    for name in _COMPILERS:
-        _add(digest, name, (here / name).read_bytes())
+    try:
+        for name in _COMPILERS:
+            _add(digest, name, (here / name).read_bytes())
+    except OSError:
+        return None
     for name, content in sources:
         _add(digest, name, content)
     return digest.hexdigest()
@@ -63,6 +67,8 @@ def load_or_compile(
     """The specs compiled from ``sources``: from ``directory`` when a cache of exactly them is there,
     else compiled (validated) by ``compile_all`` and stored for the next start."""
     key = cache_key(sources)
+    if key is None:
+        return compile_all()
     path = directory / f"{PREFIX}{key[:40]}{SUFFIX}"
     cached = _read(path, key)
     if cached is not None:

@@ -192,8 +192,11 @@ def _stdio_start(tmp_path: Path, *flags: str) -> tuple[list[str], list[str]]:
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}},
     ]
+    # Not measured for coverage: coverage's own start-up in the child (patch = subprocess) imports
+    # modules of its own (tomllib, for its configuration), which is not what a host's spawn imports.
+    unmeasured = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
     env = {
-        **os.environ,
+        **unmeasured,
         "CLOSE_API_KEY": "api_startup_probe",
         "CLOSE_API_BASE_URL": "http://127.0.0.1:9",  # discard port: a request sent at start would fail
         "CLOSE_MCP_CACHE_DIR": str(tmp_path / "cache"),
