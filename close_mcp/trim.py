@@ -4,7 +4,7 @@ shorten long strings to marked excerpts, and keep whole items within a character
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 LIST_STRING_MAX = 300
@@ -14,6 +14,12 @@ GET_STRING_MAX = 2000
 def render(value: Any) -> str:
     """The compact JSON text an agent reads (also what the budget counts)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def escaped_len(text: str) -> int:
+    """Characters ``text`` takes as a JSON string value on the wire (without its two quotes): each ``"``
+    and ``\\`` is sent escaped; ``render``'s output has no raw control characters to escape."""
+    return len(text) + text.count('"') + text.count("\\")
 
 
 def _is_empty(value: Any) -> bool:
@@ -89,18 +95,25 @@ def minimal(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def fit_object(
-    obj: Any, budget: int, keep_full: set[str], max_chars: int = GET_STRING_MAX
+    obj: Any,
+    budget: int,
+    keep_full: set[str],
+    max_chars: int = GET_STRING_MAX,
+    measure: Callable[[str], int] = escaped_len,
 ) -> tuple[Any, set[str], str]:
-    """Shorten harder until the object's text fits the budget; returns the object, the shortened
-    fields and its rendered text (so callers need not render it again)."""
+    """Shorten harder until the object's text fits the budget (``measure``: its size on the wire, by
+    default as a JSON string); returns the object, the shortened fields and its rendered text (so
+    callers need not render it again)."""
     for limit in (max_chars, 500, 200, 80):
         out, shortened = compact(obj, limit, keep_full)
         text = render(out)
-        if len(text) <= budget:
+        if measure(text) <= budget:
             return out, shortened, text
     cleaned = clean(obj)
     if isinstance(cleaned, dict):
         small = minimal(cleaned)
         return small, set(cleaned), render(small)
-    text = render(cleaned)[: max(budget - 40, 0)]
-    return text, {"?"}, render(text)
+    whole, cut = render(cleaned), max(budget - 40, 0)
+    while cut and measure(render(whole[:cut])) > budget:
+        cut = cut * 3 // 4
+    return whole[:cut], {"?"}, render(whole[:cut])
