@@ -53,6 +53,7 @@ class _Page:
 
     next_position: cursors.Position | None
     items: list[dict[str, Any]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # each item rendered, as measured
     positions: list[cursors.Position] = field(default_factory=list)
     first: dict[str, Any] = field(default_factory=dict)  # the first upstream envelope (totals, summaries)
     shortened: set[str] = field(default_factory=set)
@@ -335,7 +336,8 @@ class Executor:
                 if named is not None:
                     item = self.schema.name_keys(named, item)
                 item, shortened = compact(item, LIST_STRING_MAX, keep_full)
-                chars = self.measure(render(item)) + 1
+                text = render(item)
+                chars = self.measure(text) + 1
                 if len(page.items) >= want:
                     page.next_position = fetched[n].position
                     break
@@ -343,6 +345,7 @@ class Executor:
                     page.next_position, page.full = fetched[n].position, True
                     break
                 page.items.append(item)
+                page.texts.append(text)
                 page.positions.append(one.position)
                 page.shortened |= shortened
                 page.chars += chars
@@ -417,14 +420,20 @@ class Executor:
                 result["notice"] = " ".join(notes)
             return result
 
+        def rendered(result: dict[str, Any], n: int) -> str:
+            """The result's text from the items' texts made while collecting (``items`` is its first
+            key): the same as ``render(result)``, without rendering every item again."""
+            rest = render({**result, "items": []})
+            return '{"items":[' + ",".join(page.texts[:n]) + "]" + rest[len('{"items":[]') :]
+
         n, size = len(items), self.measure
         result = build(n)
-        text = render(result)
+        text = rendered(result, n)
         avg = max(1, page.chars // max(1, n))  # measured item by item while collecting
         while n > 1 and (over := size(text) - self.budget) > 0:
             n = max(1, min(n - 1, n - over // avg))  # drop roughly the overflow at once, then one by one
             result = build(n)
-            text = render(result)
+            text = rendered(result, n)
         if n == 1 and size(text) > self.budget:
             squeezed, _, _ = fit_object(items[0], self.budget // 2, set(), max_chars=200, measure=size)
             items[0] = squeezed if isinstance(squeezed, dict) else minimal(items[0])

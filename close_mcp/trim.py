@@ -22,36 +22,63 @@ def escaped_len(text: str) -> int:
     return len(text) + text.count('"') + text.count("\\")
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or (type(value) in (str, list, dict) and not value)
-
-
 def compact(value: Any, max_chars: int, keep_full: set[str]) -> tuple[Any, set[str]]:
     """One pass over an object: drop null and empty values (``False`` and ``0`` stay) and replace
     strings longer than ``max_chars`` by an excerpt stating the full length, except in ``keep_full``
-    top-level fields. Returns the new value and the top-level fields that were shortened."""
+    top-level fields. Returns the new value and the top-level fields that were shortened.
+
+    Hot (every item of every result): strings and scalars are handled inline, only dicts and lists
+    recurse, and a shortened value is never empty, so nothing is checked twice."""
     shortened: set[str] = set()
 
-    def walk(v: Any, top: str | None) -> Any:
-        kind = type(v)
-        if kind is str:
-            if len(v) <= max_chars or top in keep_full:
-                return v
-            shortened.add(top or "?")
-            return v[:max_chars] + f'… [excerpt of {len(v)} chars; full_fields=["{top}"] returns it whole]'
-        if kind is dict:
-            out = {}
-            for k, x in v.items():
-                if not _is_empty(x):
-                    y = walk(x, k if top is None else top)
-                    if not _is_empty(y):
-                        out[k] = y
-            return out
-        if kind is list:
-            return [y for y in (walk(x, top) for x in v if not _is_empty(x)) if not _is_empty(y)]
-        return v
+    def excerpt(v: str, top: str | None) -> str:
+        if top in keep_full:
+            return v
+        shortened.add(top or "?")
+        return v[:max_chars] + f'… [excerpt of {len(v)} chars; full_fields=["{top}"] returns it whole]'
 
-    return walk(value, None), shortened
+    def walk_dict(d: dict[str, Any], top: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, x in d.items():
+            kind = type(x)
+            if kind is str:
+                if x:
+                    out[k] = x if len(x) <= max_chars else excerpt(x, k if top is None else top)
+            elif kind is dict:
+                if x and (y := walk_dict(x, k if top is None else top)):
+                    out[k] = y
+            elif kind is list:
+                if x and (z := walk_list(x, k if top is None else top)):
+                    out[k] = z
+            elif x is not None:
+                out[k] = x
+        return out
+
+    def walk_list(items: list[Any], top: str | None) -> list[Any]:
+        out: list[Any] = []
+        for x in items:
+            kind = type(x)
+            if kind is str:
+                if x:
+                    out.append(x if len(x) <= max_chars else excerpt(x, top))
+            elif kind is dict:
+                if x and (y := walk_dict(x, top)):
+                    out.append(y)
+            elif kind is list:
+                if x and (z := walk_list(x, top)):
+                    out.append(z)
+            elif x is not None:
+                out.append(x)
+        return out
+
+    kind = type(value)
+    if kind is dict:
+        return walk_dict(value, None), shortened
+    if kind is list:
+        return walk_list(value, None), shortened
+    if kind is str and len(value) > max_chars:
+        return excerpt(value, None), shortened
+    return value, shortened
 
 
 def clean(value: Any) -> Any:
@@ -59,10 +86,22 @@ def clean(value: Any) -> Any:
     return compact(value, 1 << 62, set())[0]
 
 
+_PROJECTIONS: dict[int, tuple[Mapping[str, Iterable[str]], list[tuple[list[str], set[str]]]]] = {}
+
+
+def _projection(compact: Mapping[str, Iterable[str]]) -> list[tuple[list[str], set[str]]]:
+    """A manifest's ``compact`` view as (path, keys) steps, shallowest first; made once per view."""
+    made = _PROJECTIONS.get(id(compact))
+    if made is None or made[0] is not compact:
+        steps = sorted(compact.items(), key=lambda kv: kv[0].count("."))
+        made = _PROJECTIONS[id(compact)] = (compact, [(d.split("."), set(keep)) for d, keep in steps])
+    return made[1]
+
+
 def project(item: dict[str, Any], compact: Mapping[str, Iterable[str]]) -> dict[str, Any]:
     """Keep only the listed keys at each dotted path (``contacts.emails`` → ``[email]``)."""
-    for dotted, keep in sorted(compact.items(), key=lambda kv: kv[0].count(".")):
-        _project_at(item, dotted.split("."), set(keep))
+    for path, keep in _projection(compact):
+        _project_at(item, path, keep)
     return item
 
 
