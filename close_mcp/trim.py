@@ -7,13 +7,21 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from pydantic_core import to_json
+
 LIST_STRING_MAX = 300
 GET_STRING_MAX = 2000
 
 
 def render(value: Any) -> str:
-    """The compact JSON text an agent reads (also what the budget counts)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """The compact JSON text an agent reads (also what the budget counts): the same text as
+    ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, made by pydantic-core's serializer
+    (already loaded by the SDK; 4× faster on a lead, and every result is rendered). What it refuses, such
+    as a lone surrogate from a ``\\ud800`` escape in Close's answer, goes through ``json`` as before."""
+    try:
+        return to_json(value).decode()
+    except ValueError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def escaped_len(text: str) -> int:
