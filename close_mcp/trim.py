@@ -94,42 +94,44 @@ def clean(value: Any) -> Any:
     return compact(value, 1 << 62, set())[0]
 
 
-_PROJECTIONS: dict[int, tuple[Mapping[str, Iterable[str]], list[tuple[list[str], set[str]]]]] = {}
+# A manifest's ``compact`` view as a tree: key → (the keys kept in its object(s), or None; the tree below).
+_View = dict[str, tuple[frozenset[str] | None, "_View"]]
+_VIEWS: dict[int, tuple[Mapping[str, Iterable[str]], _View]] = {}
 
 
-def _projection(compact: Mapping[str, Iterable[str]]) -> list[tuple[list[str], set[str]]]:
-    """A manifest's ``compact`` view as (path, keys) steps, shallowest first; made once per view."""
-    made = _PROJECTIONS.get(id(compact))
+def _view(compact: Mapping[str, Iterable[str]]) -> _View:
+    """``{"contacts": [...], "contacts.emails": ["email"]}`` as a tree, made once per manifest view."""
+    made = _VIEWS.get(id(compact))
     if made is None or made[0] is not compact:
-        steps = sorted(compact.items(), key=lambda kv: kv[0].count("."))
-        made = _PROJECTIONS[id(compact)] = (compact, [(d.split("."), set(keep)) for d, keep in steps])
+        tree: _View = {}
+        for dotted, keep in compact.items():
+            level = tree
+            *above, last = dotted.split(".")
+            for key in above:
+                level = level.setdefault(key, (None, {}))[1]
+            level[last] = (frozenset(keep), level.get(last, (None, {}))[1])
+        made = _VIEWS[id(compact)] = (compact, tree)
     return made[1]
 
 
+def _shape(value: Any, keep: frozenset[str] | None, below: _View) -> Any:
+    if type(value) is list:
+        return [_shape(v, keep, below) for v in value]
+    if type(value) is not dict:
+        return value
+    out = value if keep is None else {k: v for k, v in value.items() if k in keep}
+    for key, (inner, deeper) in below.items():
+        if key in out:
+            out[key] = _shape(out[key], inner, deeper)
+    return out
+
+
 def project(item: dict[str, Any], compact: Mapping[str, Iterable[str]]) -> dict[str, Any]:
-    """Keep only the listed keys at each dotted path (``contacts.emails`` → ``[email]``)."""
-    for path, keep in _projection(compact):
-        _project_at(item, path, keep)
+    """Keep only the listed keys at each dotted path (``contacts.emails`` → ``[email]``), in one walk."""
+    for key, (keep, below) in _view(compact).items():
+        if key in item:
+            item[key] = _shape(item[key], keep, below)
     return item
-
-
-def _project_at(node: Any, path: list[str], keep: set[str]) -> None:
-    if isinstance(node, list):
-        for child in node:
-            _project_at(child, path, keep)
-        return
-    if not isinstance(node, dict) or path[0] not in node:
-        return
-    if len(path) > 1:
-        _project_at(node[path[0]], path[1:], keep)
-        return
-    target = node[path[0]]
-    if isinstance(target, list):
-        node[path[0]] = [
-            {k: v for k, v in t.items() if k in keep} if isinstance(t, dict) else t for t in target
-        ]
-    elif isinstance(target, dict):
-        node[path[0]] = {k: v for k, v in target.items() if k in keep}
 
 
 def minimal(item: dict[str, Any]) -> dict[str, Any]:

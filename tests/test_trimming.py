@@ -11,6 +11,7 @@ from conftest import connect, payload, text_of
 
 from close_mcp.executor import FIRST_PAGE
 from close_mcp.sandbox import SandboxConfig, run_sandbox
+from close_mcp.trim import render
 
 pytestmark = pytest.mark.anyio
 
@@ -172,19 +173,20 @@ async def test_get_tools_shorten_long_text_and_full_fields_returns_it(sandbox, m
     assert full["description"] == lead["description"] and "notice" not in full
 
 
-async def test_paging_fetches_what_it_returns(sandbox, mcp):
-    """All 260 leads through list_leads (default view, limit 200, following cursors): every lead exactly
-    once, and at most 1.2 records fetched from Close per record returned."""
+@pytest.mark.parametrize("args", [{}, {"limit": 200}, {"max_items": 260}])
+async def test_paging_fetches_what_it_returns(sandbox, mcp, args):
+    """All 260 leads through list_leads (default view; no limit, limit 200 or max_items, following
+    cursors): every lead exactly once, and at most 1.2 records fetched from Close per record returned."""
     total = len(sandbox.sandbox.store().leads)
     seen: list[str] = []
-    args: dict = {"limit": 200}
+    given = dict(args)
     with anyio.fail_after(60):
         while True:
             body = payload(await mcp.call_tool("list_leads", args))
             seen += [i["id"] for i in body["items"]]
             if not body["next_cursor"]:
                 break
-            args = {"limit": 200, "cursor": body["next_cursor"]}
+            args = {**given, "cursor": body["next_cursor"]}
     assert len(seen) == len(set(seen)) == total == 260
     fetched = sum(
         max(0, min(int(r["query"]["_limit"]), total - int(r["query"]["_skip"])))
@@ -192,3 +194,20 @@ async def test_paging_fetches_what_it_returns(sandbox, mcp):
         if r["method"] == "GET" and r["path"] == "/lead/"
     )
     assert fetched <= 1.2 * total, fetched
+
+
+async def test_result_text_is_the_compact_json_of_its_data(sandbox, mcp):
+    """What render sends (pydantic-core's serializer) is exactly json.dumps' compact text, escapes,
+    non-ASCII and numbers included; a lone surrogate, which that serializer refuses, still renders."""
+    lead_id = next(iter(sandbox.sandbox.store().leads))
+    note = 'Grüße, "quoted" \\ back\\slash\nnew line\ttab \u2028 😀 ' + "x" * 50
+    made = await mcp.call_tool("create_note", {"lead_id": lead_id, "note": note})
+    got = await mcp.call_tool("get_note", {"note_id": payload(made)["id"]})
+    page = await mcp.call_tool("list_leads", {"limit": 10, "fields": ["_all"]})
+    for result in (made, got, page):
+        assert not result.is_error, text_of(result)
+        assert text_of(result) == json.dumps(payload(result), ensure_ascii=False, separators=(",", ":"))
+    assert payload(got)["note"] == note
+    assert render({"a": "\ud800", "n": [1.5e16, -0.0, 10**20]}) == json.dumps(
+        {"a": "\ud800", "n": [1.5e16, -0.0, 10**20]}, ensure_ascii=False, separators=(",", ":")
+    )
