@@ -29,9 +29,9 @@ from close_mcp.trim import escaped_len
 
 TEXT, STRUCTURED, BOTH = RESULT_FORMS
 POINTER = "The result is in structuredContent ({size} characters of JSON)."
-POINTER_RESERVE = (
-    80  # the pointer text, quoted, with its content block: what ``structured`` adds beside the JSON
-)
+# What ``structured`` sends beside the JSON, whatever its size: the pointer (62 characters for a 5-digit size)
+# and the ``"structuredContent":`` key.
+POINTER_RESERVE = 100
 
 
 def _plain_len(text: str) -> int:
