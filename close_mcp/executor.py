@@ -331,18 +331,18 @@ class Executor:
             )
             page.first = page.first or envelope
             page.fetched += len(fetched)
-            for n, one in enumerate(fetched):
+            for one in fetched:
+                if len(page.items) >= want:  # enough: the rest is neither shaped nor rendered
+                    page.next_position = one.position
+                    break
                 item = project(one.item, spec.compact) if request.default_view else one.item
                 if named is not None:
                     item = self.schema.name_keys(named, item)
                 item, shortened = compact(item, LIST_STRING_MAX, keep_full)
                 text = render(item)
                 chars = self.measure(text) + 1
-                if len(page.items) >= want:
-                    page.next_position = fetched[n].position
-                    break
                 if page.items and page.chars + chars > room:
-                    page.next_position, page.full = fetched[n].position, True
+                    page.next_position, page.full = one.position, True
                     break
                 page.items.append(item)
                 page.texts.append(text)
