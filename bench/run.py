@@ -207,7 +207,7 @@ def bench_stdio(sb: SandboxProcess, calls: int) -> None:
     peer.request("tools/list")
     idle, _ = peer.rss_kb()
     lead = peer.request("tools/call", {"name": "list_leads", "arguments": {"limit": 1}})
-    lead_id = lead["result"]["structuredContent"]["items"][0]["id"]
+    lead_id = json.loads(lead["result"]["content"][0]["text"])["items"][0]["id"]
     via = []
     for _ in range(calls):
         t = time.perf_counter()
@@ -342,9 +342,10 @@ async def bench_context() -> None:
                 raw = (await http.get(path, params=params)).text
                 result = await client.call_tool(tool, args)
                 out = text_of(result)
-                if "items" in (result.structured_content or {}):
+                data = json.loads(out)  # the default result form: the JSON is the text
+                if "items" in data:
                     raw_items = json.loads(raw)["data"]
-                    kept = {i["id"] for i in result.structured_content["items"]}
+                    kept = {i["id"] for i in data["items"]}
                     assert kept == {i["id"] for i in raw_items[: len(kept)]}
                 record(
                     "context cost (raw Close vs tool output)",

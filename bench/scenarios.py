@@ -59,7 +59,10 @@ class Agent:
         assert self.task is not None
         self.task.calls += 1
         self.task.chars += len(text)
-        return result.structured_content, text, bool(result.is_error)
+        data = result.structured_content
+        if data is None and not result.is_error:  # the default result form: the JSON is the text
+            data = json.loads(text)
+        return data, text, bool(result.is_error)
 
 
 def _label(store: Any, status_id: str) -> str:

@@ -131,7 +131,7 @@ def assemble(
     specs = list(specs) if specs is not None else load_specs(settings)
     policy = policy if policy is not None else build_policy(settings, specs)
     catalog = ToolCatalog(specs)
-    executor = Executor(output_budget=settings.output_budget)
+    executor = Executor(output_budget=settings.output_budget, result_form=settings.result_form)
     tracker = CallTracker()
 
     def allowed(ctx: Any, tool: str) -> str | None:

@@ -45,6 +45,12 @@ def _common() -> argparse.ArgumentParser:
     add("--log-level", help="DEBUG, INFO, WARNING (env CLOSE_MCP_LOG_LEVEL)")
     add("--wait-budget", type=float, help="max seconds a call waits on rate limits (default 60)")
     add("--output-budget", type=int, help="max characters of one tool result (default 20000)")
+    add(
+        "--result-form",
+        choices=["text", "structured", "both"],
+        help="how results carry their JSON: text (default; what most hosts read), structured "
+        "(structuredContent and a one-line text pointer) or both in full; env CLOSE_MCP_RESULT_FORM",
+    )
     add("--http-timeout", type=float, help="seconds to wait for Close to answer (default 30)")
     add(
         "--scope",

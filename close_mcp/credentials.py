@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 CredentialKind = Literal["api_key", "oauth"]
@@ -30,7 +31,7 @@ class Credential:
     def source(self) -> CredentialSource:
         return CredentialSource(self.kind, self.origin)
 
-    @property
+    @cached_property  # asked for several times per call (buckets, cursors, caches): hashed once
     def fingerprint(self) -> str:
         """Stable, non-reversible identity for buckets, cursors and logs."""
         return hashlib.sha256(f"close-mcp:{self.kind}:{self.secret}".encode()).hexdigest()[:16]

@@ -18,6 +18,7 @@ from close_mcp.names import NameCache, NameSource, UnknownName
 from close_mcp.org_schema import CUSTOM_FIELD_PATHS, OrgSchema, UnknownCustomField
 from close_mcp.plan import RequestPlan
 from close_mcp.ratelimit import WaitCallback
+from close_mcp.result_forms import TEXT, ResultForm
 from close_mcp.search_query import QueryBuilder, SearchInputError, SearchSpec, check_query, shape
 from close_mcp.tool_arguments import DEFAULT_LIMIT, STANDARD_ARGUMENTS
 from close_mcp.trim import LIST_STRING_MAX, compact, fit_object, minimal, project, render
@@ -52,6 +53,7 @@ class _Page:
 
     next_position: cursors.Position | None
     items: list[dict[str, Any]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # each item rendered, as measured
     positions: list[cursors.Position] = field(default_factory=list)
     first: dict[str, Any] = field(default_factory=dict)  # the first upstream envelope (totals, summaries)
     shortened: set[str] = field(default_factory=set)
@@ -63,8 +65,12 @@ class _Page:
 class Executor:
     """Plans and runs tool calls; one per server, shared by every session."""
 
-    def __init__(self, *, output_budget: int) -> None:
+    def __init__(self, *, output_budget: int, result_form: str = TEXT) -> None:
         self.output_budget = output_budget
+        self.form = ResultForm(result_form)
+        # what the payload of one result may take on the wire, and how its text is measured there
+        self.budget = output_budget - self.form.reserve
+        self.measure = self.form.measure
         self._checkers: dict[str, ArgumentChecker] = {}
         self._item_chars: dict[tuple[str, ...], float] = {}  # learned size of a shaped item, per tool+fields
         self.schema = OrgSchema()  # custom field names, per credential
@@ -203,7 +209,7 @@ class Executor:
             if more:
                 notes.append(f"More than {len(ids)} objects matched; ids lists the first {len(ids)}.")
         keep_full = set(args.get("full_fields") or [])
-        result, shortened, text = fit_object(data, self.output_budget, keep_full)
+        result, shortened, text = fit_object(data, self.budget, keep_full, measure=self.measure)
         if not isinstance(result, dict) or shortened or notes:
             result = result if isinstance(result, dict) else {"result": result}
             if shortened:
@@ -285,8 +291,8 @@ class Executor:
             raise ToolInputError("`cursor` does not belong to this tool; start again without a cursor.")
         want = int(args.get("max_items") or args.get("limit") or min(DEFAULT_LIMIT, spec.max_limit))
         page = await self._collect(spec, args, request, client, position, want, on_wait)
-        result = self._fit(spec, page, secret, filters)
-        return ToolOutput(result, render(result))
+        result, text = self._fit(spec, page, secret, filters)
+        return ToolOutput(result, text)
 
     def _page_size(self, key: tuple[str, ...], spec: ToolSpec, missing: int, room: int) -> int:
         """``_limit`` for the next upstream page: what is still wanted, cut to what is likely to fit in
@@ -313,7 +319,7 @@ class Executor:
         keep_full = set(args.get("full_fields") or [])
         key = (spec.name, *sorted(args.get("fields") or ()))
         named = await self.schema.fields(client, spec.custom_fields) if spec.custom_fields else None
-        room = int(self.output_budget * ITEMS_SHARE)
+        room = int(self.budget * ITEMS_SHARE)
         page = _Page(next_position=position)
         while page.next_position is not None and len(page.items) < want and not page.full:
             estimate = self._item_chars.get(key)
@@ -325,19 +331,21 @@ class Executor:
             )
             page.first = page.first or envelope
             page.fetched += len(fetched)
-            for n, one in enumerate(fetched):
+            for one in fetched:
+                if len(page.items) >= want:  # enough: the rest is neither shaped nor rendered
+                    page.next_position = one.position
+                    break
                 item = project(one.item, spec.compact) if request.default_view else one.item
                 if named is not None:
                     item = self.schema.name_keys(named, item)
                 item, shortened = compact(item, LIST_STRING_MAX, keep_full)
-                chars = len(render(item)) + 1
-                if len(page.items) >= want:
-                    page.next_position = fetched[n].position
-                    break
+                text = render(item)
+                chars = self.measure(text) + 1
                 if page.items and page.chars + chars > room:
-                    page.next_position, page.full = fetched[n].position, True
+                    page.next_position, page.full = one.position, True
                     break
                 page.items.append(item)
+                page.texts.append(text)
                 page.positions.append(one.position)
                 page.shortened |= shortened
                 page.chars += chars
@@ -378,8 +386,9 @@ class Executor:
         more = envelope.get("has_more") and data
         return fetched, (cursors.Position(skip=pos.skip + len(data)) if more else None), envelope
 
-    def _fit(self, spec: ToolSpec, page: _Page, secret: bytes, filters: str) -> dict[str, Any]:
-        """Keep whole items within the budget; the cursor points at the first item not returned."""
+    def _fit(self, spec: ToolSpec, page: _Page, secret: bytes, filters: str) -> tuple[dict[str, Any], str]:
+        """Keep whole items within the budget; the cursor points at the first item not returned.
+        Returns the result and its text."""
         items, first, shortened = page.items, page.first, page.shortened
 
         def build(n: int, squeezed: bool = False) -> dict[str, Any]:
@@ -411,18 +420,26 @@ class Executor:
                 result["notice"] = " ".join(notes)
             return result
 
-        n = len(items)
-        while n > 1 and len(render(build(n))) > self.output_budget:
-            # drop roughly the overflow at once, then one by one
-            over = len(render(build(n))) - self.output_budget
-            avg = max(1, len(render(items[:n])) // n)
-            n = max(1, min(n - 1, n - over // avg))
+        def rendered(result: dict[str, Any], n: int) -> str:
+            """The result's text from the items' texts made while collecting (``items`` is its first
+            key): the same as ``render(result)``, without rendering every item again."""
+            rest = render({**result, "items": []})
+            return '{"items":[' + ",".join(page.texts[:n]) + "]" + rest[len('{"items":[]') :]
+
+        n, size = len(items), self.measure
         result = build(n)
-        if n == 1 and len(render(result)) > self.output_budget:
-            squeezed, _, _ = fit_object(items[0], self.output_budget // 2, set(), max_chars=200)
+        text = rendered(result, n)
+        avg = max(1, page.chars // max(1, n))  # measured item by item while collecting
+        while n > 1 and (over := size(text) - self.budget) > 0:
+            n = max(1, min(n - 1, n - over // avg))  # drop roughly the overflow at once, then one by one
+            result = build(n)
+            text = rendered(result, n)
+        if n == 1 and size(text) > self.budget:
+            squeezed, _, _ = fit_object(items[0], self.budget // 2, set(), max_chars=200, measure=size)
             items[0] = squeezed if isinstance(squeezed, dict) else minimal(items[0])
             result = build(1, squeezed=True)
-        return result
+            text = render(result)
+        return result, text
 
 
 _NOT_A_CHANGE = frozenset({"date_updated", "updated_by", "updated_by_name"})

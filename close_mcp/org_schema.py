@@ -103,13 +103,18 @@ class OrgSchema:
             return [self.name_keys(fields, item) for item in obj]
         if not isinstance(obj, dict):
             return obj
-        names = fields.by_name()
+        names: dict[str, list[dict[str, Any]]] | None = None  # built on the first custom key only
         out: dict[str, Any] = {}
         for key, value in obj.items():
             definition = (
                 fields.by_id.get(key.removeprefix("custom.")) if key.startswith("custom.cf_") else None
             )
-            name = str(definition.get("name", "")) if definition else ""
+            if not definition:
+                out[key] = value
+                continue
+            if names is None:
+                names = fields.by_name()
+            name = str(definition.get("name", ""))
             unique = bool(name) and len(names.get(name.casefold(), [])) == 1 and "." not in name
             out[f"custom.{name}" if unique else key] = value
         if isinstance(out.get("items"), list):

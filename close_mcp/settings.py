@@ -29,6 +29,7 @@ DEFAULT_OAUTH_TOKEN_URL = "https://api.close.com/oauth2/token/"
 Transport = Literal["http", "sse", "streamable-http", "stdio"]
 TRANSPORTS: tuple[Transport, ...] = ("http", "sse", "streamable-http", "stdio")
 EVENT_MODES = ("push", "follow", "off")
+RESULT_FORMS = ("text", "structured", "both")  # how a result carries its data: close_mcp/result_forms.py
 
 
 def _number(name: str, raw: str, kind: Callable[[str], Any]) -> Any:
@@ -77,6 +78,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "CLOSE_MCP_OUTPUT_BUDGET",
         lambda raw: int(float(raw)),
         "max characters of one tool result (20000)",
+    ),
+    EnvVar(
+        "result_form",
+        "CLOSE_MCP_RESULT_FORM",
+        str.lower,
+        "text (JSON as text, default), structured (structuredContent + a pointer) or both",
     ),
     EnvVar("http_timeout", "CLOSE_MCP_HTTP_TIMEOUT", float, "seconds to wait for Close to answer (30)"),
     EnvVar("scope", "CLOSE_MCP_SCOPE", str, "read, write_safe or write_destructive"),
@@ -207,6 +214,7 @@ class Settings:
     log_level: str = "WARNING"
     wait_budget: float = DEFAULT_WAIT_BUDGET
     output_budget: int = DEFAULT_OUTPUT_BUDGET
+    result_form: str = "text"  # or structured, both (RESULT_FORMS)
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     # which tools, for whom, and the record of what they did
     scope: str | None = None
@@ -337,6 +345,11 @@ class Settings:
     def validate(self) -> None:
         if self.output_budget < 1000:
             raise SettingsError("the output budget must be at least 1000 characters")
+        if self.result_form not in RESULT_FORMS:
+            raise SettingsError(
+                f"unknown result form {self.result_form!r}; choose from: {', '.join(RESULT_FORMS)} "
+                "(text unless your host reads structuredContent)"
+            )
         if self.wait_budget < 0:
             raise SettingsError("the wait budget cannot be negative")
         if self.http_timeout <= 0:

@@ -38,6 +38,7 @@ from close_mcp.manifest import ToolSpec
 from close_mcp.plan import RequestPlan
 from close_mcp.policy import AccessPolicy
 from close_mcp.protocol import LogLevels
+from close_mcp.result_forms import ResultForm
 from close_mcp.shared_store import MemoryStore
 from close_mcp.trim import render
 
@@ -52,16 +53,17 @@ ClientProvider = Callable[[Context], AbstractAsyncContextManager[CloseClient]]
 ClientGone = Callable[[Context], Awaitable[bool]]
 CLIENT_WATCH_SECONDS = 0.25
 LISTED_SETS = 64  # tools/list results kept, one per visible set (a list of references to shared forms)
+_TEXT_FORM = ResultForm()
 
 
 def error_result(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
 
 
-def ok_result(structured: dict[str, Any], text: str) -> types.CallToolResult:
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=text)], structured_content=structured
-    )
+def ok_result(structured: dict[str, Any], text: str, form: ResultForm | None = None) -> types.CallToolResult:
+    """A successful result: ``structured``'s data (whose compact JSON is ``text``) in the server's result
+    form (close_mcp/result_forms.py; the JSON as text by default)."""
+    return (form or _TEXT_FORM).result(structured, text)
 
 
 def current_agent(ctx: Context) -> str:
@@ -215,6 +217,7 @@ class CallTool:
         events: EventTools | None = None,
     ) -> None:
         self.catalog, self.executor, self.client_for = catalog, executor, client_for
+        self.form = executor.form  # every successful result of this server is sent in this form
         self.keys = keys or idempotency.IdempotencyKeys(MemoryStore())
         self.client_gone = client_gone  # the remote server's check; None: calls are never cut
         self.policy, self.audit = policy, audit
@@ -306,9 +309,9 @@ class CallTool:
                     await ctx.session.send_tool_list_changed()
                 except Exception as exc:  # e.g. a stateless request: the list cannot change
                     log.debug("tools/list_changed not sent: %s", exc)
-            return ok_result(outcome, render(outcome))
+            return ok_result(outcome, render(outcome), self.form)
         found = discovery.find(specs, self.policy, agent, enabled, args)
-        return ok_result(found, render(found))
+        return ok_result(found, render(found), self.form)
 
     async def _event_tool(self, ctx: Context, name: str, args: dict[str, Any]) -> types.CallToolResult:
         """wait_for_events / subscribe_webhooks: policy as their mirrored tool; the subscription change
@@ -333,7 +336,7 @@ class CallTool:
                 outcome = (
                     CallOutcome(error_result(text), "invalid")
                     if structured is None
-                    else CallOutcome(ok_result(structured, text), "ok", (structured,))
+                    else CallOutcome(ok_result(structured, text, self.form), "ok", (structured,))
                 )
             except MissingCredential as exc:
                 outcome = CallOutcome(error_result(str(exc)), "no_credential")
@@ -377,7 +380,7 @@ class CallTool:
         )  # names → IDs: the dry run shows the real request
         if args.get("dry_run"):
             shown = {"dry_run": True, "request": plan.wire(client.base_url)}
-            return CallOutcome(ok_result(shown, render(shown)), "dry_run", (args,))
+            return CallOutcome(ok_result(shown, render(shown), self.form), "dry_run", (args,))
         if spec.access == "destructive":
             summary = await self.executor.preview(spec, plan, client)
             problem = await confirm(ctx, spec, args, summary)
@@ -402,7 +405,7 @@ class CallTool:
         else:
             output = await write()
         label = "ok:replayed" if replayed else "ok:reconciled" if output.reconciled else "ok"
-        result = ok_result(output.structured, output.text)
+        result = ok_result(output.structured, output.text, self.form)
         return CallOutcome(result, label, (args, output.structured), output.request_id)
 
     def _record(

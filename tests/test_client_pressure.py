@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import httpx2
 import pytest
-from conftest import connect, text_of
+from conftest import connect, payload, text_of
 
 from close_mcp.client import CloseClient, RetryPolicy
 from close_mcp.credentials import Credential
@@ -127,8 +127,8 @@ async def test_creates_are_never_doubled(sandbox, mcp, kind):
     result = await mcp.call_tool("create_lead", {"name": "Exactly Once Co"})
     made = [lead for lead in store.leads.values() if lead["name"] == "Exactly Once Co"]
     if kind == "drop_after":  # written, answer lost: close-mcp found it and answers with it
-        assert not result.is_error and result.structured_content["id"] == made[0]["id"]
-        assert "Done:" in result.structured_content["notice"]
+        assert not result.is_error and payload(result)["id"] == made[0]["id"]
+        assert "Done:" in payload(result)["notice"]
     else:  # not written: close-mcp checked and says so
         assert (
             result.is_error
@@ -145,7 +145,7 @@ async def test_gets_recover_from_5xx_and_drops(sandbox):
     sandbox.sandbox.faults.add(FaultRule("status", path="/lead/", method="GET", status=504, times=1))
     async with connect(sandbox) as client:
         result = await client.call_tool("list_leads", {"limit": 3})
-    assert not result.is_error and result.structured_content["count"] == 3
+    assert not result.is_error and payload(result)["count"] == 3
     assert sandbox.sandbox.stats.count("GET", "/lead/") == 4
 
 

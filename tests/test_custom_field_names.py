@@ -4,7 +4,7 @@ choice that does not exist is an error naming the closest valid ones (never a si
 from __future__ import annotations
 
 import pytest
-from conftest import connect, text_of
+from conftest import connect, payload, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -18,10 +18,8 @@ async def test_results_name_custom_fields(shared_sandbox):
     cid, _ = _industry(store)
     lead_id = next(lid for lid, lead in store.leads.items() if lead.get(f"custom.{cid}"))
     async with connect(shared_sandbox) as client:
-        lead = (await client.call_tool("get_lead", {"lead_id": lead_id})).structured_content
-        page = (
-            await client.call_tool("list_leads", {"fields": ["id", "custom"], "limit": 50})
-        ).structured_content
+        lead = payload(await client.call_tool("get_lead", {"lead_id": lead_id}))
+        page = payload(await client.call_tool("list_leads", {"fields": ["id", "custom"], "limit": 50}))
     assert lead["custom.Industry"] == store.leads[lead_id][f"custom.{cid}"] and f"custom.{cid}" not in lead
     assert any("custom.Industry" in item for item in page["items"])
     assert not any(k.startswith("custom.cf_") for item in page["items"] for k in item)
@@ -39,7 +37,7 @@ async def test_writes_take_names_and_ids(sandbox):
         dry = await client.call_tool(
             "update_lead", {"lead_id": lead_id, "custom": {"Industry": choice}, "dry_run": True}
         )
-        assert dry.structured_content["request"]["body"] == {f"custom.{cid}": choice}
+        assert payload(dry)["request"]["body"] == {f"custom.{cid}": choice}
 
 
 async def test_unknown_names_and_choices_name_the_closest(sandbox):
@@ -71,5 +69,5 @@ async def test_a_new_field_is_usable_by_name_at_once(sandbox):
         assert not made.is_error, text_of(made)
         used = await client.call_tool("update_lead", {"lead_id": lead_id, "custom": {"Renewal": "Q3"}})
         assert not used.is_error, text_of(used)
-        shown = (await client.call_tool("get_lead", {"lead_id": lead_id})).structured_content
+        shown = payload(await client.call_tool("get_lead", {"lead_id": lead_id}))
     assert shown["custom.Renewal"] == "Q3"

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import mcp.types as types
 import pytest
-from conftest import SPECS, connect, settings_for_tests, text_of
+from conftest import SPECS, connect, payload, settings_for_tests, text_of
 from mcp.shared.exceptions import MCPError
 
 from close_mcp.app import build_policy
@@ -49,11 +49,11 @@ async def test_find_then_enable_lists_the_tool_and_says_the_list_changed(shared_
 
     async with connect(shared_sandbox, settings=_default(), message_handler=on_message) as client:
         found = await client.call_tool("find_tools", {"query": "delete contact"})
-        first = found.structured_content["items"][0]
+        first = payload(found)["items"][0]
         assert first["name"] == "delete_contact" and first["access"] == "destructive" and not first["listed"]
         assert "contact_id" in first["input_schema"]["properties"]
         enabled = await client.call_tool("enable_tools", {"names": ["delete_contact", "get_webhook"]})
-        assert enabled.structured_content["enabled"] == ["delete_contact", "get_webhook"]
+        assert payload(enabled)["enabled"] == ["delete_contact", "get_webhook"]
         with anyio.fail_after(5):
             await changed.wait()
         names = {t.name for t in (await client.list_tools()).tools}
@@ -68,7 +68,7 @@ async def test_call_tool_runs_a_found_tool_with_every_check(sandbox):
     async with connect(sandbox, settings=_default()) as client:
         user_id = list(store.users)[1]
         got = await client.call_tool("call_tool", {"name": "get_user", "arguments": {"user_id": user_id}})
-        assert not got.is_error and got.structured_content["id"] == user_id
+        assert not got.is_error and payload(got)["id"] == user_id
         bad = await client.call_tool("call_tool", {"name": "get_user", "arguments": {"user_id": "x"}})
         assert bad.is_error and "`user_id` must be a Close ID" in text_of(bad)
         unconfirmed = await client.call_tool(
@@ -93,9 +93,9 @@ async def test_discovery_never_reaches_past_the_policy(sandbox, overrides, tool,
     args = {"lead_id": lead_id} if tool == "delete_lead" else {"source": lead_id, "destination": other}
     async with connect(sandbox, settings=settings, policy=build_policy(settings, SPECS)) as client:
         found = await client.call_tool("find_tools", {"query": tool.replace("_", " ")})
-        assert tool not in {i["name"] for i in found.structured_content["items"]}
+        assert tool not in {i["name"] for i in payload(found)["items"]}
         enabled = await client.call_tool("enable_tools", {"names": [tool]})
-        assert reason in enabled.structured_content["refused"][tool]
+        assert reason in payload(enabled)["refused"][tool]
         before = _requests(sandbox)
         called = await client.call_tool("call_tool", {"name": tool, "arguments": {**args, "confirm": True}})
         direct = await client.call_tool(tool, {**args, "confirm": True})
@@ -113,7 +113,7 @@ async def test_grants_limit_discovery_per_agent(sandbox, tmp_path):
     contact_id = next(iter(sandbox.sandbox.store().contacts))
     async with connect(sandbox, settings=settings, policy=policy) as client:
         found = await client.call_tool("find_tools", {"query": "delete lead contact"})
-        names = {i["name"] for i in found.structured_content["items"]}
+        names = {i["name"] for i in payload(found)["items"]}
         assert "delete_lead" in names and "delete_contact" not in names
         before = _requests(sandbox)
         refused = await client.call_tool(
@@ -155,4 +155,4 @@ async def test_a_renamed_tool_keeps_working_by_its_alias(shared_sandbox, tmp_pat
         names = {t.name for t in (await client.list_tools()).tools}
         assert "fetch_user" in names and "get_teammate" not in names
         got = await client.call_tool("get_teammate", {"user_id": user_id})
-        assert not got.is_error and got.structured_content["id"] == user_id
+        assert not got.is_error and payload(got)["id"] == user_id

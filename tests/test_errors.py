@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import text_of
+from conftest import payload, text_of
 
 from close_mcp.sandbox import FaultRule
 
@@ -151,5 +151,5 @@ async def test_dates_must_be_real_and_integral_floats_are_integers(sandbox):
         )
         assert not ok.is_error
         two = await client.call_tool("list_leads", {"limit": 2.0})
-    assert not two.is_error and two.structured_content["count"] == 2
+    assert not two.is_error and payload(two)["count"] == 2
     assert sandbox.sandbox.stats.requests[-1]["query"]["_limit"] == "2"

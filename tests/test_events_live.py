@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from conftest import connect, settings_for_tests
+from conftest import connect, payload, settings_for_tests
 from mcp import Client, StdioServerParameters
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -74,9 +74,9 @@ async def test_push_a_subscribed_client_hears_another_clients_change(hooked, tmp
         assert bad.is_error and "object_types" in bad.content[0].text
         made = await listener.call_tool("subscribe_webhooks", {"object_types": ["lead"], "confirm": True})
         assert not made.is_error, made.content[0].text
-        assert made.structured_content["action"] == "created"
+        assert payload(made)["action"] == "created"
         secret = KeyRing.load(keys).accepted_keys()[0]
-        assert secret not in made.content[0].text and secret not in str(made.structured_content)
+        assert secret not in made.content[0].text and secret not in str(payload(made))
         await listener.subscribe_resource(uri)
 
         await rename(hooked, lead_id, "Pushed Name")
@@ -166,7 +166,7 @@ async def test_follow_a_subscribed_client_hears_another_clients_change(sandbox):
         await rename(sandbox, lead_id, "Followed Name")
         await updates.wait_for(uri)
         waited = await listener.call_tool("wait_for_events", {"lead_id": lead_id, "timeout_seconds": 0})
-        assert waited.structured_content["timed_out"]  # from now on only: the rename was before
+        assert payload(waited)["timed_out"]  # from now on only: the rename was before
         await rename(sandbox, lead_id, "Followed Again")
         await updates.wait_for(uri, count=2)
         assert updates.uris.count("close://events/recent") == 2
@@ -232,13 +232,13 @@ async def test_follow_wait_for_events_returns_the_matching_change_once(sandbox):
             tg.start_soon(wait)
             await rename(sandbox, lead_id, "Waited For")
         result = got["result"]
-        events = result.structured_content["events"]
+        events = payload(result)["events"]
         assert [e["object_id"] for e in events] == [lead_id] and events[0]["changed_fields"] == ["name"]
         assert lead_id in result.content[0].text
         again = await listener.call_tool(
             "wait_for_events", {"lead_id": lead_id, "timeout_seconds": 0, "after_event_id": events[0]["id"]}
         )
-        assert again.structured_content["events"] == [] and again.structured_content["timed_out"]
+        assert payload(again)["events"] == [] and payload(again)["timed_out"]
         bad = await listener.call_tool("wait_for_events", {"lead_id": "Acme", "timeout_seconds": 500})
         assert bad.is_error and "lead_id" in bad.content[0].text
 
@@ -259,7 +259,7 @@ async def test_switching_from_push_to_follow_keeps_one_stream_without_gap_or_rep
         await rename(hooked, lead_id, "Pushed")
         await updates.wait_for(uri)
         # The laptop leaves the public network: Close can no longer push; two more changes happen.
-        sub_id = made.structured_content["subscription"]["id"]
+        sub_id = payload(made)["subscription"]["id"]
         assert (await http.delete(f"/webhook/{sub_id}/")).status_code == 200
         await rename(hooked, lead_id, "Missed by push 1")
         await rename(hooked, lead_id, "Missed by push 2")
@@ -303,5 +303,5 @@ async def test_follow_resumes_after_a_restart_from_its_state_file(sandbox, tmp_p
         got = await second.call_tool(
             "wait_for_events", {"lead_id": lead_id, "timeout_seconds": 30, "after_event_id": before}
         )
-        assert [e["id"] for e in got.structured_content["events"]] == [down]  # the missed one, once
-    assert seen.structured_content["timed_out"]
+        assert [e["id"] for e in payload(got)["events"]] == [down]  # the missed one, once
+    assert payload(seen)["timed_out"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from conftest import SPECS, connect, text_of
+from conftest import SPECS, connect, payload, text_of
 
 from close_mcp.sandbox import FaultRule, SandboxConfig, run_sandbox
 from close_mcp.shared_store import MemoryStore
@@ -36,9 +36,9 @@ async def test_a_repeat_returns_the_first_object(sandbox, mcp):
     first = await mcp.call_tool("create_note", args)
     again = await mcp.call_tool("create_note", args)
     assert not first.is_error and not again.is_error and outcome(again) == "ok:replayed"
-    assert again.structured_content["id"] == first.structured_content["id"]
-    assert "nothing was written again" in again.structured_content["notice"]
-    assert [n["id"] for n in notes(store, "idem-once")] == [first.structured_content["id"]]
+    assert payload(again)["id"] == payload(first)["id"]
+    assert "nothing was written again" in payload(again)["notice"]
+    assert [n["id"] for n in notes(store, "idem-once")] == [payload(first)["id"]]
     assert sandbox.sandbox.stats.count("POST", "/activity/note/") == 1
 
 
@@ -56,7 +56,7 @@ async def test_concurrent_repeats_wait_for_the_first(sandbox, mcp):
         async with anyio.create_task_group() as tg:
             for _ in range(8):
                 tg.start_soon(one)
-    assert len({r.structured_content["id"] for r in results}) == 1
+    assert len({payload(r)["id"] for r in results}) == 1
     assert sorted(outcome(r) for r in results) == ["ok"] + ["ok:replayed"] * 7
     assert len(notes(store, "idem-concurrent")) == 1
 

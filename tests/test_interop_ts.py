@@ -1,5 +1,5 @@
 """Interoperability with an MCP client written by others: the official TypeScript SDK (tests/interop),
-over stdio, streamable HTTP and SSE. It also validates our structuredContent against the outputSchema."""
+over stdio, streamable HTTP and SSE. It reads results in the default form (JSON text) as a TS host would."""
 
 from __future__ import annotations
 

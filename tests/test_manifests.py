@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SPECS
+from conftest import SPECS, payload
 
 from close_mcp.manifest import ManifestError, load_manifests, manifest_dir
 from close_mcp.tool_table import README_BEGIN, README_END, markdown_table
@@ -187,8 +187,8 @@ async def test_a_read_endpoint_the_sandbox_serves_needs_only_a_manifest(tmp_path
         tool = next(t for t in (await client.list_tools()).tools if t.name == "get_note_extra")
         assert tool.annotations.read_only_hint is True and "fields" in tool.input_schema["properties"]
         got = await client.call_tool("get_note_extra", {"note_id": note["id"]})
-        assert not got.is_error and got.structured_content["id"] == note["id"]
-        assert got.structured_content["note"].startswith(note["note"][:50])
+        assert not got.is_error and payload(got)["id"] == note["id"]
+        assert payload(got)["note"].startswith(note["note"][:50])
         bad = await client.call_tool("get_note_extra", {"note_id": "lead_x"})
         assert bad.is_error and "note_id" in text_of(bad) and "acti_" in text_of(bad)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import connect, text_of
+from conftest import connect, payload, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +28,7 @@ async def test_a_lead_by_name_id_or_ambiguous_name(shared_sandbox: Any) -> None:
     assert all(n.split(" = ")[0] in novas for n in shown.split(" and more")[0].split("; "))
     assert ("and more" in shown) == (len(novas) > 10)
     assert nothing.is_error and "no lead matches 'Zzyzx Unheard Of'" in text_of(nothing)
-    assert by_id.structured_content["id"] == some["id"] == exact.structured_content["id"]
+    assert payload(by_id)["id"] == some["id"] == payload(exact)["id"]
 
 
 async def test_my_work_today_for_a_colleague_by_name(shared_sandbox: Any) -> None:
@@ -45,7 +45,7 @@ async def test_my_work_today_for_a_colleague_by_name(shared_sandbox: Any) -> Non
     async with connect(shared_sandbox) as client:
         work = await client.call_tool("get_my_work_today", {"user": "marco bellini"})
         typo = await client.call_tool("get_my_work_today", {"user": "Marko"})
-    assert {t["id"] for t in work.structured_content.get("overdue", [])} == overdue and overdue
+    assert {t["id"] for t in payload(work).get("overdue", [])} == overdue and overdue
     assert typo.is_error and "did you mean 'Marco Bellini'?" in text_of(typo)
 
 
@@ -58,9 +58,9 @@ async def test_what_changed_is_grouped_by_lead_with_names(sandbox: Any, http: An
     (await http.delete(f"/lead/{next(i for i in store.leads if i != lead_id)}/")).raise_for_status()
     me = next(iter(store.users.values()))
     async with connect(sandbox) as client:
-        changed = (await client.call_tool("list_recent_changes", {})).structured_content
+        changed = payload(await client.call_tool("list_recent_changes", {}))
         since = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds")
-        none = (await client.call_tool("list_recent_changes", {"since": since})).structured_content
+        none = payload(await client.call_tool("list_recent_changes", {"since": since}))
     groups = changed["by_lead"]
     ours = next(lines for key, lines in groups.items() if key.startswith(store.leads[lead_id]["name"]))
     assert len(ours) == 3 and all(
@@ -74,10 +74,10 @@ async def test_what_changed_is_grouped_by_lead_with_names(sandbox: Any, http: An
 
 async def test_pipeline_figures_name_statuses_for_one_user(shared_sandbox: Any) -> None:
     async with connect(shared_sandbox) as client:
-        figures = (
+        figures = payload(
             await client.call_tool(
                 "get_pipeline_figures", {"user": "me", "date_start": "2026-01-01", "date_end": "2026-12-31"}
             )
-        ).structured_content["opportunities"]
+        )["opportunities"]
     assert figures["status_overview"] and all("status_id" not in row for row in figures["status_overview"])
     assert all(not str(t["from_status"]).startswith("stat_") for t in figures["status_transitions"])

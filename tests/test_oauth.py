@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx2
 import pytest
-from conftest import text_of
+from conftest import payload, text_of
 from mcp.shared.exceptions import MCPError
 from oauth_helpers import HandClient, MemoryTokens, Person, mcp_status, oauth_server, signed_in_client
 from remote_helpers import remote_client
@@ -31,7 +31,7 @@ async def test_sdk_client_signs_in_with_close_and_calls_tools(sandbox, tmp_path)
         async with signed_in_client(remote.config.base_url, person, storage) as client:
             result = await client.call_tool("list_leads", {"limit": 2})
             assert not result.is_error, text_of(result)
-            assert result.structured_content and result.structured_content["items"]
+            assert payload(result) and payload(result)["items"]
         assert [urlsplit(p).path for p in person.pages] == ["/oauth/consent", "/oauth2/authorize/"]
         assert sandbox.sandbox.oauth.grants["authorization_code"] == 1
         # The data came with the Close token close-mcp got; the MCP client only holds its own token.
@@ -161,7 +161,7 @@ async def test_the_person_can_grant_more_when_the_client_steps_up(sandbox, tmp_p
     async with oauth_server(sandbox, tmp_path / "grants.json") as remote:
         person, storage = Person(scope="read"), MemoryTokens()
         async with signed_in_client(remote.config.base_url, person, storage) as client:
-            lead = (await client.call_tool("list_leads", {"limit": 1})).structured_content["items"][0]["id"]
+            lead = payload(await client.call_tool("list_leads", {"limit": 1}))["items"][0]["id"]
             person.scope = "write_safe"
             result = await client.call_tool("create_task", {"lead_id": lead, "text": "call back"})
             assert not result.is_error, text_of(result)

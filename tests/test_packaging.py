@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import SPECS
+from conftest import SPECS, payload
 from mcp import Client, StdioServerParameters
 from npm_helpers import npm_ci_once
 
@@ -127,7 +127,7 @@ async def test_the_server_starts_as_a_host_resolves_it(built, mcpb_tools, shared
         async with Client(params, mode="legacy") as client:
             tools = (await client.list_tools()).tools
             result = await client.call_tool("list_leads", {"limit": 1})
-    assert not result.is_error and result.structured_content["count"] == 1
+    assert not result.is_error and payload(result)["count"] == 1
     # the bundle's default toolset: the daily tools (within the scope) and the discovery tools
     discovery = {"find_tools", "enable_tools", "call_tool"}
     if answers == "key":

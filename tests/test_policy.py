@@ -12,7 +12,7 @@ from collections import Counter
 
 import mcp.types as types
 import pytest
-from conftest import SPECS, connect, text_of
+from conftest import SPECS, connect, payload, text_of
 from remote_helpers import remote_client, remote_server
 
 from bench.remote_load import start_server
@@ -284,12 +284,12 @@ async def test_dry_run_returns_the_request_and_sends_nothing(sandbox, mcp):
     result = await mcp.call_tool(
         "update_lead", {"lead_id": lead_id, "name": "Dry", "custom": {cf: "Retail"}, "dry_run": True}
     )
-    plan = result.structured_content
+    plan = payload(result)
     assert not result.is_error and plan["dry_run"] is True
     assert plan["request"]["method"] == "PUT" and plan["request"]["url"].endswith(f"/api/v1/lead/{lead_id}/")
     assert plan["request"]["body"] == {"name": "Dry", f"custom.{cf}": "Retail"}
     deleted = await mcp.call_tool("delete_lead", {"lead_id": lead_id, "dry_run": True})
-    assert deleted.structured_content["request"]["method"] == "DELETE"
+    assert payload(deleted)["request"]["method"] == "DELETE"
     # A dry run may read the custom field definitions (to check the choice); it changes nothing.
     sent = [(r["method"], r["path"]) for r in list(sandbox.sandbox.stats.requests)[before:]]
     assert set(sent) <= {("GET", "/custom_field/lead/")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import connect, settings_for_tests, text_of
+from conftest import connect, payload, settings_for_tests, text_of
 
 from close_mcp.manifest import ManifestError, load_manifests
 from close_mcp.reconcile import contains
@@ -47,8 +47,8 @@ async def test_a_timed_out_write_that_lands_later_is_found(sandbox):
         result = await client.call_tool("create_note", {"lead_id": lead_id, "note": "marker-stall"})
     assert not result.is_error and outcome(result) == "ok:reconciled", text_of(result)
     made = notes_of(store, lead_id, "marker-stall")
-    assert [n["id"] for n in made] == [result.structured_content["id"]]
-    assert "Done:" in result.structured_content["notice"] and "Do not repeat it" in text_of(result)
+    assert [n["id"] for n in made] == [payload(result)["id"]]
+    assert "Done:" in payload(result)["notice"] and "Do not repeat it" in text_of(result)
 
 
 async def test_when_checking_fails_too_the_answer_says_what_to_check(sandbox, mcp):

@@ -12,7 +12,7 @@ import re
 
 import e2e_cases  # noqa: F401  (registers every case)
 import pytest
-from conftest import SPECS, connect
+from conftest import SPECS, connect, payload
 from e2e_cases.registry import CASES, Call
 
 from close_mcp.sandbox import FaultRule, RunningSandbox
@@ -42,7 +42,7 @@ class _Watching(Call):
         result = await self.client.call_tool(name, {**args, **confirm})
         self.outcomes.append((result.meta or {}).get(OUTCOME_META))
         assert not result.is_error, f"{name}: {result.content[0].text}"
-        return result.structured_content
+        return payload(result)
 
 
 def test_most_writes_are_reconciled():

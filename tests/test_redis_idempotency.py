@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from conftest import SPECS, settings_for_tests
+from conftest import SPECS, payload, settings_for_tests
 from remote_helpers import remote_client
 
 from close_mcp.app import Upstream, open_remote_app
@@ -51,8 +51,8 @@ async def test_a_repeat_on_another_replica_returns_the_first_object(sandbox, red
         again = await on_b.call_tool("create_note", args)
         other = await on_b.call_tool("create_note", {**args, "note": "idem-replicas changed"})
     assert not first.is_error and not again.is_error, (first.content, again.content)
-    assert again.structured_content["id"] == first.structured_content["id"]
+    assert payload(again)["id"] == payload(first)["id"]
     written = [a["id"] for a in store.activities.values() if a.get("note") == "idem-replicas"]
-    assert written == [first.structured_content["id"]]
+    assert written == [payload(first)["id"]]
     assert sandbox.sandbox.stats.count("POST", "/activity/note/") == 1
     assert other.is_error and "idempotency_key" in other.content[0].text  # same key, other arguments

@@ -8,7 +8,7 @@ import sys
 
 import httpx2
 import pytest
-from conftest import SPECS, text_of
+from conftest import SPECS, payload, text_of
 from remote_helpers import remote_client, remote_server
 
 from bench.remote_load import ACCEPT, INIT, start_server
@@ -30,11 +30,11 @@ async def test_list_read_and_write_on_each_transport(sandbox, transport, statele
         tools = (await client.list_tools()).tools
         assert len(tools) == len(SPECS)
         read = await client.call_tool("list_leads", {"limit": 2})
-        assert not read.is_error and read.structured_content["count"] == 2
-        lead_id = read.structured_content["items"][0]["id"]
+        assert not read.is_error and payload(read)["count"] == 2
+        lead_id = payload(read)["items"][0]["id"]
         write = await client.call_tool("create_task", {"lead_id": lead_id, "text": f"via {transport}"})
         assert not write.is_error
-        assert sandbox.sandbox.store().tasks[write.structured_content["id"]]["text"] == f"via {transport}"
+        assert sandbox.sandbox.store().tasks[payload(write)["id"]]["text"] == f"via {transport}"
 
 
 async def test_missing_or_wrong_token_is_401_and_nothing_reaches_close(sandbox):
@@ -107,15 +107,13 @@ async def test_per_client_close_keys_see_only_their_own_data(caplog):
         ):
             made = await a.call_tool("create_lead", {"name": "Tenant A Secret Co"})
             assert not made.is_error
-            lead_id = made.structured_content["id"]
-            ids_b = {
-                i["id"] for i in (await b.call_tool("list_leads", {"limit": 50})).structured_content["items"]
-            }
+            lead_id = payload(made)["id"]
+            ids_b = {i["id"] for i in payload(await b.call_tool("list_leads", {"limit": 50}))["items"]}
             assert lead_id not in ids_b
             seen = await b.call_tool("get_lead", {"lead_id": lead_id})
             assert seen.is_error and "404" in text_of(seen)
-            me_a = (await a.call_tool("get_current_user", {})).structured_content["organizations"][0]["id"]
-            me_b = (await b.call_tool("get_current_user", {})).structured_content["organizations"][0]["id"]
+            me_a = payload(await a.call_tool("get_current_user", {}))["organizations"][0]["id"]
+            me_b = payload(await b.call_tool("get_current_user", {}))["organizations"][0]["id"]
             assert me_a != me_b
         async with remote_server(sb, server_key=False) as base, remote_client(base, "mcp") as anon:
             missing = await anon.call_tool("get_current_user", {})
@@ -145,7 +143,7 @@ async def test_modern_protocol_era_over_streamable_http(sandbox):
     ):
         assert client.protocol_version != "2025-11-25"
         result = await client.call_tool("get_current_user", {})
-        assert not result.is_error and result.structured_content["id"].startswith("user_")
+        assert not result.is_error and payload(result)["id"].startswith("user_")
 
 
 async def test_idle_sessions_expire(sandbox):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import connect, text_of
+from conftest import connect, payload, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.anyio
 async def walk(client: Any, tool: str, args: dict[str, Any]) -> tuple[list[str], int]:
     """Every ID a search returns, page after page (pages cut to the output budget included)."""
     ids: list[str] = []
-    page = (await client.call_tool(tool, args)).structured_content
+    page = payload(await client.call_tool(tool, args))
     calls = 1
     while True:
         ids += [item["id"] for item in page["items"]]
@@ -24,7 +24,7 @@ async def walk(client: Any, tool: str, args: dict[str, Any]) -> tuple[list[str],
             return ids, calls
         assert calls < 50
         nxt = {**args, "search_cursor": page["search_cursor"]}
-        page = (await client.call_tool(tool, nxt)).structured_content
+        page = payload(await client.call_tool(tool, nxt))
         calls += 1
 
 
@@ -93,13 +93,13 @@ async def test_valid_names_search_exactly_in_one_call(shared_sandbox: Any) -> No
         "page_size": 200,
     }
     async with connect(shared_sandbox) as client:
-        found = (await client.call_tool("search_leads", args)).structured_content
-        page = (await client.call_tool("search_leads", {**args, "page_size": 2})).structured_content
-        rest = (
+        found = payload(await client.call_tool("search_leads", args))
+        page = payload(await client.call_tool("search_leads", {**args, "page_size": 2}))
+        rest = payload(
             await client.call_tool(
                 "search_leads", {**args, "page_size": 200, "search_cursor": page["search_cursor"]}
             )
-        ).structured_content
+        )
     assert {i["id"] for i in found["items"]} == expected and len(expected) > 2
     assert found["total_results"] == len(expected) and page["total_results"] == len(expected)
     assert {i["id"] for i in page["items"] + rest["items"]} == expected and page["has_more"]
@@ -120,12 +120,10 @@ async def test_related_and_date_terms_match_the_store(shared_sandbox: Any) -> No
     }
     async with connect(shared_sandbox) as client:
         has, calls = await walk(client, "search_leads", {"has_open_tasks": True, "page_size": 200})
-        has_not = (
-            await client.call_tool("search_leads", {"has_open_tasks": False, "page_size": 1})
-        ).structured_content
-        later = (
+        has_not = payload(await client.call_tool("search_leads", {"has_open_tasks": False, "page_size": 1}))
+        later = payload(
             await client.call_tool("search_leads", {"created": {"after": "2999-01-01"}, "page_size": 1})
-        ).structured_content
+        )
     assert sorted(has) == sorted(with_open_tasks) and with_open_tasks and calls > 1  # no item twice
     assert has_not["total_results"] == len(store.leads) - len(with_open_tasks)
     statuses = store.opportunity_statuses()
@@ -134,7 +132,7 @@ async def test_related_and_date_terms_match_the_store(shared_sandbox: Any) -> No
     }
     async with connect(shared_sandbox) as client:
         deals = await client.call_tool("search_leads", {"has_open_opportunities": True, "text": " "})
-    assert deals.structured_content["total_results"] == len(with_open_deals) and with_open_deals
+    assert payload(deals)["total_results"] == len(with_open_deals) and with_open_deals
     assert later["total_results"] == 0 and later["count"] == 0 and not later.get("items")
 
 
@@ -166,7 +164,7 @@ async def test_status_by_name_stays_in_the_deals_pipeline(sandbox: Any) -> None:
     assert statuses[store.opportunities[renewal]["status_id"]]["label"] == "Renewed"
     assert statuses[store.opportunities[sale]["status_id"]]["pipeline_id"] == pipelines["Sales"]
     assert statuses[store.opportunities[sale]["status_id"]]["label"] == "Won"
-    changes = won.structured_content["changes"]
+    changes = payload(won)["changes"]
     assert changes["fields"]["status_label"][1] == "Won" and "pipeline_id" not in changes["fields"]
 
 
@@ -188,7 +186,7 @@ async def test_ambiguous_names_list_the_candidates_and_new_names_resolve(sandbox
         sales["statuses"].append({**won, "id": "stat_secondwon"})
         await client.call_tool("search_opportunities", {"status": "Nowhere"})  # a miss: lists read again
         twice = await client.call_tool("update_opportunity", {"opportunity_id": deal["id"], "status": "won"})
-    assert not nurture.is_error and nurture.structured_content["total_results"] == 0, text_of(nurture)
+    assert not nurture.is_error and payload(nurture)["total_results"] == 0, text_of(nurture)
     assert not dormant.is_error, text_of(dormant)
     assert twice.is_error and "'won' is ambiguous" in text_of(twice), text_of(twice)
     assert won["id"] in text_of(twice) and "stat_secondwon" in text_of(twice)
@@ -214,7 +212,7 @@ async def test_outcomes_and_templates_by_name(sandbox: Any) -> None:
     assert store.activities[call_id]["outcome_id"] == outcome["id"]
     assert typo.is_error and "did you mean 'Wrong number'?" in text_of(typo)
     assert not dry.is_error, text_of(dry)
-    assert dry.structured_content["request"]["body"]["template_id"] == template["id"]
+    assert payload(dry)["request"]["body"]["template_id"] == template["id"]
 
 
 async def test_contacted_and_not_contacted_split_the_leads(shared_sandbox: Any) -> None:
@@ -227,9 +225,9 @@ async def test_contacted_and_not_contacted_split_the_leads(shared_sandbox: Any) 
     }
     async with connect(shared_sandbox) as client:
         contacted, _ = await walk(client, "search_leads", {"contacted": {"after": since}, "page_size": 200})
-        silent = (
+        silent = payload(
             await client.call_tool("search_leads", {"not_contacted": {"after": since}, "page_size": 1})
-        ).structured_content
+        )
     assert set(contacted) == touched and touched
     assert silent["total_results"] == len(store.leads) - len(touched)
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SPECS, text_of
+from conftest import SPECS, payload, text_of
 from mcp import Client, StdioServerParameters
 
 pytestmark = pytest.mark.anyio
@@ -36,11 +36,11 @@ async def test_stdio_subprocess_sandbox():
             if n not in ("find_tools", "enable_tools")
         )
         read = await client.call_tool("list_leads", {"query": "Logistics", "limit": 2})
-        assert not read.is_error and read.structured_content["count"] == 2
+        assert not read.is_error and payload(read)["count"] == 2
         write = await client.call_tool(
-            "create_note", {"lead_id": read.structured_content["items"][0]["id"], "note": "from stdio"}
+            "create_note", {"lead_id": payload(read)["items"][0]["id"], "note": "from stdio"}
         )
-        assert not write.is_error and write.structured_content["id"].startswith("acti_")
+        assert not write.is_error and payload(write)["id"].startswith("acti_")
         bad = await client.call_tool("get_lead", {"lead_id": "../x"})
         assert bad.is_error and "lead_id" in text_of(bad)
 

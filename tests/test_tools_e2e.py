@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import e2e_cases  # noqa: F401  (registers every case)
 import pytest
-from conftest import SPECS, connect, text_of
+from conftest import SPECS, connect, payload, text_of
 from e2e_cases.registry import CASES, DESTRUCTIVE, ERRORS, MISSING, Call
 
 from close_mcp.policy import AccessPolicy
@@ -158,7 +158,7 @@ async def test_sending_an_email_needs_the_destructive_scope_and_nothing_goes_out
         assert refused.is_error and "status" in text_of(refused) and "Nothing was sent" in text_of(refused)
         assert len(sandbox.sandbox.stats.requests) == before
         created = await client.call_tool("create_email", {**draft, "status": "draft"})
-        email_id = created.structured_content["id"]
+        email_id = payload(created)["id"]
         sent = await client.call_tool(
             "send_email", {"email_id": email_id, "status": "outbox", "sender": sender, "confirm": True}
         )

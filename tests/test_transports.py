@@ -4,7 +4,7 @@ process), streamable HTTP and SSE (the real remote server). One test body, four 
 from __future__ import annotations
 
 import pytest
-from conftest import SPECS, TRANSPORTS, session_on, text_of
+from conftest import SPECS, TRANSPORTS, payload, session_on, text_of
 
 from close_mcp.sandbox import RunningSandbox
 
@@ -30,9 +30,9 @@ async def test_tools_are_listed_with_hints_from_access(transport, sandbox):
 async def test_pages_follow_cursors_without_repeats(transport, sandbox):
     async with session_on(transport, sandbox) as client:
         first = await client.call_tool("list_leads", {"limit": 3})
-        cursor = first.structured_content["next_cursor"]
+        cursor = payload(first)["next_cursor"]
         second = await client.call_tool("list_leads", {"limit": 3, "cursor": cursor})
-    ids = [i["id"] for r in (first, second) for i in r.structured_content["items"]]
+    ids = [i["id"] for r in (first, second) for i in payload(r)["items"]]
     assert len(ids) == len(set(ids)) == 6
     newest = sorted(sandbox.sandbox.store().leads.values(), key=lambda x: x["date_created"], reverse=True)
     assert ids == [lead["id"] for lead in newest[:6]]
@@ -54,7 +54,7 @@ async def test_writes_land_and_close_errors_say_what_to_do(transport, sandbox):
     async with session_on(transport, sandbox) as client:
         note = await client.call_tool("create_note", {"lead_id": lead_id, "note": f"via {transport}"})
         missing = await client.call_tool("get_lead", {"lead_id": "lead_doesnotexist0000"})
-    assert not note.is_error and store.activities[note.structured_content["id"]]["note"] == f"via {transport}"
+    assert not note.is_error and store.activities[payload(note)["id"]]["note"] == f"via {transport}"
     assert missing.is_error and "Not found (404)" in text_of(missing)
     assert "lead_id=lead_doesnotexist0000" in text_of(missing)
 
@@ -72,7 +72,7 @@ async def test_destructive_calls_need_confirmation_and_dry_runs_send_nothing(tra
         before = _requests(sandbox)
         dry = await client.call_tool("delete_lead", {"lead_id": lead_id, "dry_run": True})
         assert _requests(sandbox) == before and lead_id in store.leads
-        assert dry.structured_content["request"]["method"] == "DELETE"
-        assert dry.structured_content["request"]["url"].endswith(f"/lead/{lead_id}/")
+        assert payload(dry)["request"]["method"] == "DELETE"
+        assert payload(dry)["request"]["url"].endswith(f"/lead/{lead_id}/")
         confirmed = await client.call_tool("delete_lead", {"lead_id": lead_id, "confirm": True})
     assert not confirmed.is_error and lead_id not in store.leads

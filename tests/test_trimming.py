@@ -7,10 +7,11 @@ import math
 
 import anyio
 import pytest
-from conftest import connect, text_of
+from conftest import connect, payload, text_of
 
 from close_mcp.executor import FIRST_PAGE
 from close_mcp.sandbox import SandboxConfig, run_sandbox
+from close_mcp.trim import render
 
 pytestmark = pytest.mark.anyio
 
@@ -20,7 +21,7 @@ async def _walk(client, tool: str, args: dict, guard: int = 400) -> list[dict]:
     for _ in range(guard):
         result = await client.call_tool(tool, {**args, **({"cursor": cursor} if cursor else {})})
         assert not result.is_error, text_of(result)
-        body = result.structured_content
+        body = payload(result)
         assert body["count"] == len(body["items"]) and body["has_more"] == (body["next_cursor"] is not None)
         items += body["items"]
         cursor = body["next_cursor"]
@@ -39,8 +40,8 @@ async def test_walking_every_page_returns_each_lead_once(sandbox, budget):
                 "list_leads", {"limit": 60, **({"cursor": cursor} if cursor else {})}
             )
             sizes.append(len(text_of(result)))
-            items += result.structured_content["items"]
-            cursor = result.structured_content["next_cursor"]
+            items += payload(result)["items"]
+            cursor = payload(result)["next_cursor"]
             if not cursor:
                 break
     ids = [i["id"] for i in items]
@@ -69,9 +70,9 @@ async def test_budget_shortens_long_text_with_a_marker_and_full_fields_gets_it(s
         result = await client.call_tool(
             "list_activities", {"lead_id": email["lead_id"], "type": ["Email"], "fields": ["id", "body_text"]}
         )
-        item = next(i for i in result.structured_content["items"] if i["id"] == email["id"])
+        item = next(i for i in payload(result)["items"] if i["id"] == email["id"])
         assert f"excerpt of {len(email['body_text'])} chars" in item["body_text"]
-        assert "full_fields" in result.structured_content["notice"]
+        assert "full_fields" in payload(result)["notice"]
         full = await client.call_tool(
             "list_activities",
             {
@@ -81,7 +82,7 @@ async def test_budget_shortens_long_text_with_a_marker_and_full_fields_gets_it(s
                 "full_fields": ["body_text"],
             },
         )
-        item = next(i for i in full.structured_content["items"] if i["id"] == email["id"])
+        item = next(i for i in payload(full)["items"] if i["id"] == email["id"])
         assert item["body_text"] == email["body_text"]
 
 
@@ -94,9 +95,9 @@ async def test_huge_object_still_fits_the_budget():
                 "create_contact", {"lead_id": lead["id"], "name": f"Person {n} " + "z" * 100}
             )
         got = await client.call_tool("get_lead", {"lead_id": lead["id"]})
-        assert not got.is_error and len(text_of(got)) <= 1000 and got.structured_content["id"] == lead["id"]
+        assert not got.is_error and len(text_of(got)) <= 1000 and payload(got)["id"] == lead["id"]
         page = await client.call_tool("list_leads", {"fields": ["_all"], "limit": 3})
-        assert len(text_of(page)) <= 1000 and page.structured_content["count"] >= 1
+        assert len(text_of(page)) <= 1000 and payload(page)["count"] >= 1
         walked = await _walk(client, "list_leads", {"fields": ["_all"]})
         assert {i["id"] for i in walked} == set(sb.sandbox.store().leads)
 
@@ -111,18 +112,18 @@ async def test_fields_reach_close_as__fields(sandbox, mcp):
     got = await mcp.call_tool(
         "get_lead", {"lead_id": next(iter(sandbox.sandbox.store().leads)), "fields": ["name"]}
     )
-    assert set(got.structured_content) == {"name"}
+    assert set(payload(got)) == {"name"}
 
 
 async def test_tampered_foreign_and_mismatched_cursors_are_refused(sandbox, mcp):
-    first = (await mcp.call_tool("list_leads", {"limit": 5})).structured_content["next_cursor"]
+    first = payload(await mcp.call_tool("list_leads", {"limit": 5}))["next_cursor"]
     b64, sig = first.rsplit(".", 1)
     import base64
 
-    payload = json.loads(base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)))
-    payload["s"] = 100
+    body = json.loads(base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)))
+    body["s"] = 100
     forged = (
-        base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
         + "."
         + sig
     )
@@ -143,50 +144,49 @@ async def test_tampered_foreign_and_mismatched_cursors_are_refused(sandbox, mcp)
 
 async def test_max_items_walks_pages_server_side(sandbox, mcp):
     result = await mcp.call_tool("list_tasks", {"type": "all", "max_items": 150, "fields": ["id", "text"]})
-    body = result.structured_content
+    body = payload(result)
     store_count = len(sandbox.sandbox.store().tasks)
     assert body["count"] == min(150, store_count)
     # a first page of FIRST_PAGE while the item size is unknown, then full pages of /task/'s maximum (100)
     assert sandbox.sandbox.stats.count("GET", "/task/") == 1 + math.ceil((150 - FIRST_PAGE) / 100)
     big = await mcp.call_tool("list_tasks", {"type": "all", "max_items": 150})
-    assert big.structured_content["count"] < 150 and "output budget" in big.structured_content["notice"]
+    assert payload(big)["count"] < 150 and "output budget" in payload(big)["notice"]
     rest = await _walk(mcp, "list_tasks", {"type": "all", "max_items": 150})
     assert len({t["id"] for t in rest}) == store_count
 
 
 async def test_default_lead_view_is_compact_and_keeps_id_and_name(sandbox, mcp):
     result = await mcp.call_tool("list_leads", {"limit": 25})
-    item = result.structured_content["items"][0]
+    item = payload(result)["items"][0]
     assert set(item) <= {"id", "display_name", "status_label", "contacts", "date_created", "date_updated"}
     assert set(item["contacts"][0]) <= {"id", "name", "title", "emails", "phones"}
     assert set(item["contacts"][0]["emails"][0]) == {"email"}
-    assert result.structured_content["total_results"] == 260
+    assert payload(result)["total_results"] == 260
 
 
 async def test_get_tools_shorten_long_text_and_full_fields_returns_it(sandbox, mcp):
     lead = next(iter(sandbox.sandbox.store().leads.values()))
     lead["description"] = "word " * 1000
-    got = (await mcp.call_tool("get_lead", {"lead_id": lead["id"]})).structured_content
+    got = payload(await mcp.call_tool("get_lead", {"lead_id": lead["id"]}))
     assert "excerpt of 5000 chars" in got["description"] and "full_fields" in got["notice"]
-    full = (
-        await mcp.call_tool("get_lead", {"lead_id": lead["id"], "full_fields": ["description"]})
-    ).structured_content
+    full = payload(await mcp.call_tool("get_lead", {"lead_id": lead["id"], "full_fields": ["description"]}))
     assert full["description"] == lead["description"] and "notice" not in full
 
 
-async def test_paging_fetches_what_it_returns(sandbox, mcp):
-    """All 260 leads through list_leads (default view, limit 200, following cursors): every lead exactly
-    once, and at most 1.2 records fetched from Close per record returned."""
+@pytest.mark.parametrize("args", [{}, {"limit": 200}, {"max_items": 260}])
+async def test_paging_fetches_what_it_returns(sandbox, mcp, args):
+    """All 260 leads through list_leads (default view; no limit, limit 200 or max_items, following
+    cursors): every lead exactly once, and at most 1.2 records fetched from Close per record returned."""
     total = len(sandbox.sandbox.store().leads)
     seen: list[str] = []
-    args: dict = {"limit": 200}
+    given = dict(args)
     with anyio.fail_after(60):
         while True:
-            body = (await mcp.call_tool("list_leads", args)).structured_content
+            body = payload(await mcp.call_tool("list_leads", args))
             seen += [i["id"] for i in body["items"]]
             if not body["next_cursor"]:
                 break
-            args = {"limit": 200, "cursor": body["next_cursor"]}
+            args = {**given, "cursor": body["next_cursor"]}
     assert len(seen) == len(set(seen)) == total == 260
     fetched = sum(
         max(0, min(int(r["query"]["_limit"]), total - int(r["query"]["_skip"])))
@@ -194,3 +194,20 @@ async def test_paging_fetches_what_it_returns(sandbox, mcp):
         if r["method"] == "GET" and r["path"] == "/lead/"
     )
     assert fetched <= 1.2 * total, fetched
+
+
+async def test_result_text_is_the_compact_json_of_its_data(sandbox, mcp):
+    """What render sends (pydantic-core's serializer) is exactly json.dumps' compact text, escapes,
+    non-ASCII and numbers included; a lone surrogate, which that serializer refuses, still renders."""
+    lead_id = next(iter(sandbox.sandbox.store().leads))
+    note = 'Grüße, "quoted" \\ back\\slash\nnew line\ttab \u2028 😀 ' + "x" * 50
+    made = await mcp.call_tool("create_note", {"lead_id": lead_id, "note": note})
+    got = await mcp.call_tool("get_note", {"note_id": payload(made)["id"]})
+    page = await mcp.call_tool("list_leads", {"limit": 10, "fields": ["_all"]})
+    for result in (made, got, page):
+        assert not result.is_error, text_of(result)
+        assert text_of(result) == json.dumps(payload(result), ensure_ascii=False, separators=(",", ":"))
+    assert payload(got)["note"] == note
+    assert render({"a": "\ud800", "n": [1.5e16, -0.0, 10**20]}) == json.dumps(
+        {"a": "\ud800", "n": [1.5e16, -0.0, 10**20]}, ensure_ascii=False, separators=(",", ":")
+    )

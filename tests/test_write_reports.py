@@ -4,7 +4,7 @@ what they matched, and previews of destructive calls name every object they touc
 from __future__ import annotations
 
 import pytest
-from conftest import connect, text_of
+from conftest import connect, payload, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -24,12 +24,12 @@ async def test_an_update_reports_what_it_changed_and_what_it_was_not_asked_to(sa
             "update_opportunity", {"opportunity_id": opp_id, "status_id": other_won["id"]}
         )
         noted = await client.call_tool("update_opportunity", {"opportunity_id": opp_id, "note": "checked"})
-    changes = moved.structured_content["changes"]
+    changes = payload(moved)["changes"]
     assert changes["fields"]["status_id"] == [old_status, other_won["id"]]
     assert {"pipeline_id", "pipeline_name"} <= set(changes["also"])
-    assert "pipeline_name" in moved.structured_content["notice"]
-    assert noted.structured_content["changes"]["fields"]["note"][1] == "checked"
-    assert "also" not in noted.structured_content["changes"]
+    assert "pipeline_name" in payload(moved)["notice"]
+    assert payload(noted)["changes"]["fields"]["note"][1] == "checked"
+    assert "also" not in payload(noted)["changes"]
 
 
 async def test_a_merge_preview_names_both_leads(sandbox):
@@ -55,6 +55,6 @@ async def test_a_bulk_update_lists_what_it_changed(sandbox):
             "bulk_update_tasks",
             {"filter_lead_id": lead_id, "filter_is_complete": False, "is_complete": True, "confirm": True},
         )
-    body = result.structured_content
+    body = payload(result)
     assert not result.is_error and body["matched"] == len(open_) and sorted(body["ids"]) == open_
     assert all(store.tasks[t]["is_complete"] for t in open_)

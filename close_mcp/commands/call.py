@@ -106,6 +106,19 @@ async def run_call(
     return _report(result, request.output, stdout, stderr)
 
 
+def result_data(result: types.CallToolResult) -> dict[str, Any] | None:
+    """A successful result's data, whichever form the server sent it in (``--result-form``): its
+    ``structuredContent``, else its text parsed as a JSON object; None for a text that is not one."""
+    if isinstance(result.structured_content, dict):
+        return result.structured_content
+    text = "".join(c.text for c in result.content if isinstance(c, types.TextContent))
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _report(result: types.CallToolResult, output: str, stdout: TextIO, stderr: TextIO) -> int:
     outcome = str((result.meta or {}).get(OUTCOME_META, "ok" if not result.is_error else "error"))
     text = "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
@@ -115,7 +128,7 @@ def _report(result: types.CallToolResult, output: str, stdout: TextIO, stderr: T
         else:
             print(f"error ({outcome}): {text}", file=stderr)
         return EXIT_USAGE if outcome == "invalid" else EXIT_TOOL_ERROR
-    structured: dict[str, Any] | None = result.structured_content
+    structured = result_data(result)
     if output == "json":
         shown: Any = structured if structured is not None else {"text": text}
         print(json.dumps(shown, ensure_ascii=False, indent=2), file=stdout)

@@ -26,6 +26,7 @@ from close_mcp.events.subscriptions import (
     event_list,
 )
 from close_mcp.manifest import ToolSpec
+from close_mcp.trim import render
 
 if TYPE_CHECKING:
     from close_mcp.events.service import EventService
@@ -132,21 +133,6 @@ async def wait_for_events(hub: EventHub, args: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def render_events(result: dict[str, Any]) -> str:
-    if not result["events"]:
-        return "No matching event arrived before the timeout. Call again to keep waiting."
-    lines = []
-    for e in result["events"]:
-        changed = f" ({', '.join(e['changed_fields'])})" if e.get("changed_fields") else ""
-        name = f" {e['name']!r}" if e.get("name") else ""
-        lead = f" on {e['lead_id']}" if e.get("lead_id") and e.get("lead_id") != e.get("object_id") else ""
-        lines.append(
-            f"{e.get('date', '')} {e['object_type']} {e['action']}: {e['object_id']}{name}{lead}{changed}"
-        )
-    lines.append(f"last_event_id: {result['last_event_id']}")
-    return "\n".join(lines)
-
-
 class EventTools:
     """The event tools of one server: listed and refused exactly as the Close tool each mirrors
     (``wait_for_events`` as ``list_events``; ``subscribe_webhooks`` as ``create_webhook``, and only
@@ -191,13 +177,16 @@ class EventTools:
         args: dict[str, Any],
         client_for: Callable[[], AbstractAsyncContextManager[CloseClient]],
     ) -> tuple[dict[str, Any] | None, str]:
-        """(structured result, text), or (None, what to fix) for a tool error."""
+        """(result, its JSON text), or (None, what to fix) for a tool error; what the agent should know
+        beside the data is the result's ``notice``, as for every other tool."""
         problem = invalid_arguments(name, args)
         if problem:
             return None, problem
         if name == WAIT_FOR_EVENTS:
             result = await wait_for_events(self.service.hub, args)
-            return result, render_events(result)
+            if not result["events"]:
+                result["notice"] = "No matching event arrived before the timeout. Call again to keep waiting."
+            return result, render(result)
         url = self.service.webhook_url
         assert url is not None
         events = event_list(
@@ -214,4 +203,5 @@ class EventTools:
         )
         if outcome.get("retiring"):
             text += f" The previous one keeps delivering for {outcome['retiring']['after_seconds']:.0f} s."
-        return outcome, text
+        result = {**outcome, "notice": text}
+        return result, render(result)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from conftest import SPECS, text_of
+from conftest import SPECS, payload, text_of
 
 from close_mcp.sandbox import RunningSandbox
 
@@ -27,7 +27,7 @@ class Call:
         confirm = {"confirm": True} if name in DESTRUCTIVE else {}
         result = await self.client.call_tool(name, {**args, **confirm})
         assert not result.is_error, f"{name}: {text_of(result)}"
-        return result.structured_content
+        return payload(result)
 
     # handy seeded objects
     def lead_with_contacts(self, n: int = 1) -> str:

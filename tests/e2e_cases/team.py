@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SPECS, settings_for_tests, text_of
+from conftest import SPECS, payload, settings_for_tests, text_of
 from mcp import Client
 
 from close_mcp.app import Upstream, open_local_app
@@ -141,7 +141,7 @@ async def _(call: Call) -> None:
             "create_membership", {"email": "new.rep@example.com", "role_id": "user", "confirm": True}
         )
     assert not result.is_error, text_of(result)
-    membership = _memberships(call)[result.structured_content["id"]]
+    membership = _memberships(call)[payload(result)["id"]]
     user = call.store.users[membership["user_id"]]
     assert user["email"] == "new.rep@example.com" and membership["role_id"] == user["role_id"] == "user"
 

@@ -18,10 +18,12 @@ const client = new Client({ name: "ts-interop", version: "1.0.0" });
 await client.connect(transport);
 const { tools } = await client.listTools();
 const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-// The TS client validates structuredContent against each tool's outputSchema.
+// A result's data: its structuredContent when sent (the TS client validates it against any outputSchema),
+// else its text, which is the JSON itself in close-mcp's default result form.
+const data = (r) => r.structuredContent ?? JSON.parse(r.content[0].text);
 const page = await client.callTool({ name: "list_leads", arguments: { limit: 3 } });
-const leadId = page.structuredContent.items[0].id;
-const next = await client.callTool({ name: "list_leads", arguments: { limit: 3, cursor: page.structuredContent.next_cursor } });
+const leadId = data(page).items[0].id;
+const next = await client.callTool({ name: "list_leads", arguments: { limit: 3, cursor: data(page).next_cursor } });
 const note = await client.callTool({ name: "create_note", arguments: { lead_id: leadId, note: `from ${kind} ts client` } });
 const bad = await client.callTool({ name: "get_lead", arguments: { lead_id: "../etc/passwd" } });
 // The rest of the protocol: resources, prompts, completions, logging.
@@ -43,10 +45,10 @@ console.log(JSON.stringify({
   tools: tools.length,
   readOnly: byName.list_leads.annotations.readOnlyHint,
   destructive: byName.delete_lead.annotations.destructiveHint,
-  pageCount: page.structuredContent.count,
-  nextIds: next.structuredContent.items.map((i) => i.id),
-  firstIds: page.structuredContent.items.map((i) => i.id),
-  noteId: note.structuredContent?.id ?? null,
+  pageCount: data(page).count,
+  nextIds: data(next).items.map((i) => i.id),
+  firstIds: data(page).items.map((i) => i.id),
+  noteId: note.isError ? null : data(note).id ?? null,
   noteError: note.isError ?? false,
   badError: bad.isError ?? false,
   badText: bad.content[0].text,

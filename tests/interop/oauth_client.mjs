@@ -79,7 +79,8 @@ console.log(JSON.stringify({
   tokenPrefix: (provider.savedTokens?.access_token ?? "").slice(0, 8),
   tools: tools.length,
   allReadOnly: tools.every((t) => t.annotations?.readOnlyHint === true),
-  leads: page.structuredContent?.items?.length ?? 0,
+  // the result's data: structuredContent when sent, else its text (the JSON, in the default result form)
+  leads: (page.isError ? {} : page.structuredContent ?? JSON.parse(page.content[0].text)).items?.length ?? 0,
   leadError: page.isError ?? false,
 }));
 await client.close();
