@@ -125,15 +125,17 @@ def _data(result: Any) -> Any:
     return json.loads(result.content[0].text)
 
 
-def _server_pid(parent: int) -> int:
-    """The ``close-mcp`` process the stdio client spawned (a child of this process)."""
+def _server_pid(parent: int, sandbox: int) -> int:
+    """The ``close-mcp`` process the stdio client spawned (a child of this process, not the sandbox)."""
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
         except OSError:
             continue
-        if re.search(rf"^PPid:\s+{parent}$", text, re.M) and "close_mcp" in _cmdline(status.parent):
-            return int(status.parent.name)
+        pid = int(status.parent.name)
+        mine = re.search(rf"^PPid:\s+{parent}$", text, re.M) and pid != sandbox
+        if mine and "close_mcp" in _cmdline(status.parent):
+            return pid
     raise RuntimeError("the stdio server process was not found")
 
 
@@ -157,7 +159,7 @@ def _env(sb: Sandbox) -> dict[str, str]:
 async def stdio_memory(sb: Sandbox, calls: int, every: int) -> dict[str, Any]:
     params = StdioServerParameters(command=sys.executable, args=["-m", "close_mcp"], env=_env(sb))
     async with Client(stdio_client(params), mode="legacy") as client:
-        pid = _server_pid(os.getpid())
+        pid = _server_pid(os.getpid(), sb.proc.pid)
         return await _calls(client, calls, every, lambda: rss_mb(pid))
 
 

@@ -41,7 +41,7 @@ def recycle_future_iters() -> None:
     ones come back first) and allocates fresh ones packed side by side (two pools, observed);
     releasing the fresh half first refills the list with them, so the old half, freed last, goes back
     to pymalloc. Measured under pymalloc: 500 abandoned sessions leave ~11.8 instead of ~15.7 MB
-    (bench/README.md). Harmless under any other allocator or a different free-list size."""
+    (bench/remote_load.py --abandoned 500 --allocator pymalloc). Harmless under any other allocator or a different free-list size."""
     future = asyncio.get_running_loop().create_future()
     iterators = [future.__await__() for _ in range(2 * FUTURE_ITER_FREELIST)]
     del iterators[FUTURE_ITER_FREELIST:]  # the fresh ones: back into the free list
