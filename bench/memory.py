@@ -164,8 +164,9 @@ async def stdio_memory(sb: Sandbox, calls: int, every: int) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def _remote(sb: Sandbox) -> AsyncIterator[tuple[int, str]]:
-    proc, base = start_server(sb, env_extra={"CLOSE_MCP_TOOLSETS": "all"})
+async def _remote(sb: Sandbox, allocator: str) -> AsyncIterator[tuple[int, str]]:
+    chosen = {} if allocator == "default" else {"PYTHONMALLOC": allocator}
+    proc, base = start_server(sb, env_extra={"CLOSE_MCP_TOOLSETS": "all", **chosen})
     try:
         await wait_until_serving(f"{base}/healthz")
         yield proc.pid, base
@@ -174,8 +175,9 @@ async def _remote(sb: Sandbox) -> AsyncIterator[tuple[int, str]]:
         proc.wait(timeout=15)
 
 
-async def http_memory(sb: Sandbox, calls: int, every: int) -> dict[str, Any]:
-    async with _remote(sb) as (pid, base):
+async def http_memory(sb: Sandbox, calls: int, every: int, allocator: str = "default") -> dict[str, Any]:
+    """``allocator``: ``default`` (the server's own choice, close_mcp/allocator.py), or ``PYTHONMALLOC``."""
+    async with _remote(sb, allocator) as (pid, base):
         rss_started = rss_mb(pid)
         async with (
             httpx2.AsyncClient(timeout=60) as http,
@@ -185,16 +187,18 @@ async def http_memory(sb: Sandbox, calls: int, every: int) -> dict[str, Any]:
         return {"rss_started_mb": rss_started, **figures}
 
 
-async def measure(calls: int = 10_000, every: int = 1_000) -> dict[str, Any]:
-    """Every figure of the module text, as one dict."""
+async def measure(
+    calls: int = 10_000, every: int = 1_000, transports: str = "stdio,http", allocator: str = "default"
+) -> dict[str, Any]:
+    """Every figure of the module text, as one dict (``transports``: a comma list of stdio, http)."""
     sb = Sandbox()
     try:
-        return {
-            "calls": calls,
-            "stages_mb": stage_rss_mb(),
-            "stdio": await stdio_memory(sb, calls, every),
-            "http": await http_memory(sb, calls, every),
-        }
+        figures: dict[str, Any] = {"calls": calls, "stages_mb": stage_rss_mb()}
+        if "stdio" in transports:
+            figures["stdio"] = await stdio_memory(sb, calls, every)
+        if "http" in transports:
+            figures["http"] = {"allocator": allocator, **await http_memory(sb, calls, every, allocator)}
+        return figures
     finally:
         sb.close()
 
@@ -203,8 +207,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("calls", type=int, nargs="?", default=10_000)
     parser.add_argument("every", type=int, nargs="?", default=1_000)
+    parser.add_argument("--transports", default="stdio,http", help="comma list: stdio, http")
+    parser.add_argument(
+        "--allocator",
+        choices=("default", "pymalloc", "malloc"),
+        default="default",
+        help="the HTTP server's: its own choice, or PYTHONMALLOC",
+    )
     args = parser.parse_args()
-    print(json.dumps(anyio.run(measure, args.calls, args.every), indent=1))
+    figures = anyio.run(measure, args.calls, args.every, args.transports, args.allocator)
+    print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

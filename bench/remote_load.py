@@ -6,8 +6,8 @@ and after.
 
 ``abandoned_sessions``: N streamable-HTTP sessions opened and never closed (no DELETE), the server's
 RSS before, with them open, and after their idle timeout; the memory of one session follows.
-``--allocator pymalloc|malloc`` runs the server with ``PYTHONMALLOC`` set (the default is the server's
-own choice, close_mcp/allocator.py: it re-runs itself under ``malloc``): CPython's own small-object
+``--allocator pymalloc|malloc`` runs the server with ``PYTHONMALLOC`` set (``default``: the server's own
+choice, close_mcp/allocator.py: pymalloc unless ``CLOSE_MCP_SYSTEM_MALLOC=1``): CPython's own small-object
 allocator (pymalloc) returns a 1 MiB arena to the OS only once every object in it is gone, so a few
 dozen long-lived objects allocated while the sessions were open keep ~10 MB of emptied arenas;
 glibc's malloc gives those pages back on ``malloc_trim``."""
@@ -241,8 +241,8 @@ def main() -> None:
         "--allocator",
         choices=("default", "pymalloc", "malloc"),
         default="default",
-        help="the server's allocator: its own choice (malloc where glibc's malloc_trim exists), or "
-        "PYTHONMALLOC=pymalloc (CPython's) / malloc",
+        help="the server's allocator: its own choice (CPython's unless CLOSE_MCP_SYSTEM_MALLOC=1), or "
+        "PYTHONMALLOC=pymalloc / malloc (glibc's)",
     )
     args = parser.parse_args()
     if args.abandoned:

@@ -1,6 +1,6 @@
-"""``close-mcp serve`` re-runs itself once under ``PYTHONMALLOC=malloc`` (close_mcp/allocator.py), so the
-memory of ended sessions goes back to the OS; a ``PYTHONMALLOC`` already set, or
-``CLOSE_MCP_SYSTEM_MALLOC=0``, keeps the process as started. Real ``close-mcp serve`` processes."""
+"""With ``CLOSE_MCP_SYSTEM_MALLOC=1``, ``close-mcp serve`` re-runs itself once under ``PYTHONMALLOC=malloc``
+(close_mcp/allocator.py), so the memory of ended sessions goes back to the OS; a ``PYTHONMALLOC``
+already set, or the default, keeps the process as started. Real ``close-mcp serve`` processes."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ async def _serve(sandbox: RunningSandbox, **env: str) -> tuple[dict[str, str], s
 
 @pytest.mark.skipif(malloc_trim is None, reason="only where glibc's malloc_trim returns the memory")
 async def test_serve_reexecutes_once_under_the_system_allocator(sandbox: RunningSandbox) -> None:
-    environ, log = await _serve(sandbox)
+    environ, log = await _serve(sandbox, CLOSE_MCP_SYSTEM_MALLOC="1")
     assert environ.get("PYTHONMALLOC") == "malloc"
     assert log.count(NOTICE) == 1  # the re-executed server sees the variable and does not do it again
     assert "close-mcp http server on" in log
@@ -49,8 +49,8 @@ async def test_serve_reexecutes_once_under_the_system_allocator(sandbox: Running
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({"PYTHONMALLOC": "pymalloc"}, "pymalloc"), ({"CLOSE_MCP_SYSTEM_MALLOC": "0"}, None)],
-    ids=["allocator-chosen", "opted-out"],
+    [({"PYTHONMALLOC": "pymalloc", "CLOSE_MCP_SYSTEM_MALLOC": "1"}, "pymalloc"), ({}, None)],
+    ids=["allocator-chosen", "default"],
 )
 async def test_serve_keeps_the_allocator_it_was_started_with(
     sandbox: RunningSandbox, env: dict[str, str], expected: str | None
