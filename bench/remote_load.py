@@ -6,9 +6,10 @@ and after.
 
 ``abandoned_sessions``: N streamable-HTTP sessions opened and never closed (no DELETE), the server's
 RSS before, with them open, and after their idle timeout; the memory of one session follows.
-``--allocator malloc`` runs the server with ``PYTHONMALLOC=malloc``: CPython's own small-object
+``--allocator pymalloc|malloc`` runs the server with ``PYTHONMALLOC`` set (``default``: the server's own
+choice, close_mcp/allocator.py: pymalloc unless ``CLOSE_MCP_SYSTEM_MALLOC=1``): CPython's own small-object
 allocator (pymalloc) returns a 1 MiB arena to the OS only once every object in it is gone, so a few
-hundred long-lived objects allocated while the sessions were open keep ~10 MB of emptied arenas;
+dozen long-lived objects allocated while the sessions were open keep ~10 MB of emptied arenas;
 glibc's malloc gives those pages back on ``malloc_trim``."""
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_server(
     sb: Any, *flags: str, stderr: int = subprocess.DEVNULL, env_extra: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], str]:
@@ -72,13 +79,14 @@ def start_server(
 
 
 async def remote_load(
-    clients: int, seconds: float, rate_limit: int | None = None, allocator: str = "pymalloc"
+    clients: int, seconds: float, rate_limit: int | None = None, allocator: str = "default"
 ) -> dict[str, Any]:
     async with run_sandbox(SandboxConfig(leads=50, rate_limit=rate_limit)) as sb:
         proc, base = start_server(sb, env_extra=_allocator_env(allocator))
         try:
             await wait_until_serving(f"{base}/healthz")
             rss_before = rss_mb(proc.pid)
+            cpu_before = cpu_seconds(proc.pid)
             lead_id = next(iter(sb.sandbox.store().leads))
             latencies: list[float] = []
             acked: list[str] = []
@@ -113,6 +121,7 @@ async def remote_load(
                     tg.start_soon(agent, n)
             elapsed = time.monotonic() - started
             rss_after = rss_mb(proc.pid)
+            server_cpu = cpu_seconds(proc.pid) - cpu_before
         finally:
             proc.terminate()
             proc.wait(timeout=15)
@@ -135,6 +144,7 @@ async def remote_load(
             "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
             "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))] * 1000, 1),
             "served_429": sb.sandbox.stats.served_429,
+            "server_cpu_ms_per_call": round(server_cpu * 1000 / max(1, len(latencies)), 2),
             "rss_before_mb": rss_before,
             "rss_after_mb": rss_after,
             "first_failures": failures[:3],
@@ -156,11 +166,13 @@ ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
 def _allocator_env(allocator: str) -> dict[str, str]:
-    return {"PYTHONMALLOC": "malloc"} if allocator == "malloc" else {}
+    """``default``: what ``close-mcp serve`` chooses by itself (close_mcp/allocator.py); otherwise
+    ``PYTHONMALLOC`` set to that allocator, which the server then keeps."""
+    return {} if allocator == "default" else {"PYTHONMALLOC": allocator}
 
 
 async def abandoned_sessions(
-    sessions: int, idle_timeout: float = 5.0, allocator: str = "pymalloc"
+    sessions: int, idle_timeout: float = 5.0, allocator: str = "default"
 ) -> dict[str, Any]:
     """Open ``sessions`` streamable-HTTP sessions and abandon them; RSS before, open, after expiry."""
     async with run_sandbox(SandboxConfig(leads=5)) as sb:
@@ -227,9 +239,10 @@ def main() -> None:
     parser.add_argument("--idle-timeout", type=float, default=5.0)
     parser.add_argument(
         "--allocator",
-        choices=("pymalloc", "malloc"),
-        default="pymalloc",
-        help="the server's allocator: CPython's default, or glibc's (PYTHONMALLOC=malloc)",
+        choices=("default", "pymalloc", "malloc"),
+        default="default",
+        help="the server's allocator: its own choice (CPython's unless CLOSE_MCP_SYSTEM_MALLOC=1), or "
+        "PYTHONMALLOC=pymalloc / malloc (glibc's)",
     )
     args = parser.parse_args()
     if args.abandoned:

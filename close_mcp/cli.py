@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from close_mcp import __version__
+from close_mcp.allocator import reexec_under_system_malloc
 from close_mcp.manifest import ManifestError
 from close_mcp.settings import TRANSPORTS, Settings, environment_help
 from close_mcp.settings_error import SettingsError
@@ -474,6 +475,7 @@ def _main(argv: list[str] | None) -> None:
             print(snippet(args.target, settings))
         elif args.command == "serve" and settings.transport != "stdio":
             settings.check_events(remote=True)
+            reexec_under_system_malloc(settings.system_malloc and argv is None, remote=True)
             anyio.run(run_remote, settings)
         else:
             settings.check_events(remote=False)

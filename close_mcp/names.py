@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from close_mcp.bounded import MAX_CREDENTIALS, cap_oldest, prune
 from close_mcp.client import CloseClient
 
 CACHE_SECONDS = 300.0
@@ -74,8 +75,8 @@ class _Fetched:
 class NameCache:
     """The named lists, per (credential, list path)."""
 
-    def __init__(self, ttl: float = CACHE_SECONDS) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl: float = CACHE_SECONDS, max_entries: int = MAX_CREDENTIALS) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
         self._lists: dict[tuple[str, str], _Fetched] = {}
         self._me: dict[tuple[str, str], str] = {}
 
@@ -100,6 +101,7 @@ class NameCache:
                 break
             skip += len(batch)
         self._lists[key] = _Fetched(time.monotonic(), found)
+        prune(self._lists, lambda fetched: fetched.at, self.ttl, self.max_entries)
         return found
 
     async def resolve(
@@ -170,7 +172,10 @@ class NameCache:
         """The caller's ID (the object at ``path``, read once per credential)."""
         key = (client.credential.fingerprint, path)
         if key not in self._me:
-            self._me[key] = str(((await client.request("GET", path)).data or {}).get("id", ""))
+            me = str(((await client.request("GET", path)).data or {}).get("id", ""))
+            self._me[key] = me
+            cap_oldest(self._me, self.max_entries)
+            return me
         return self._me[key]
 
     async def label(self, client: CloseClient, source: NameSource, object_id: str) -> str | None:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from close_mcp.bounded import MAX_CREDENTIALS, prune
 from close_mcp.client import CloseClient
 
 CACHE_SECONDS = 300.0
@@ -42,8 +43,8 @@ class FieldSet:
 class OrgSchema:
     """Custom field definitions per (credential, definitions path)."""
 
-    def __init__(self, ttl: float = CACHE_SECONDS) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl: float = CACHE_SECONDS, max_entries: int = MAX_CREDENTIALS) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
         self._sets: dict[tuple[str, str], FieldSet] = {}
 
     def invalidate(self) -> None:
@@ -64,8 +65,9 @@ class OrgSchema:
             if not page.get("has_more") or not items:
                 break
             skip += len(items)
-        self._sets[key] = FieldSet(time.monotonic(), found)
-        return self._sets[key]
+        fetched = self._sets[key] = FieldSet(time.monotonic(), found)
+        prune(self._sets, lambda entry: entry.fetched, self.ttl, self.max_entries)
+        return fetched
 
     async def resolve_body(self, client: CloseClient, path: str, body: dict[str, Any]) -> None:
         """Rewrite ``custom.<name>`` keys of a request body to ``custom.cf_…`` and check choices."""

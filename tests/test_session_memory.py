@@ -3,6 +3,8 @@ cap, idle timeout), the session manager forgets it and the in-memory event store
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import httpx2
 import pytest
@@ -11,6 +13,7 @@ from test_faults import ACCEPT, INIT, serving
 from close_mcp.event_store import MemoryEventStore
 from close_mcp.http_app import RemoteConfig
 from close_mcp.sandbox import RunningSandbox
+from close_mcp.sessions import FUTURE_ITER_FREELIST, recycle_future_iters
 
 pytestmark = pytest.mark.anyio
 PING = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
@@ -44,3 +47,18 @@ async def test_ended_sessions_leave_no_streams_in_the_event_store(sandbox: Runni
                 await anyio.sleep(0.05)
         assert store.chars == 0
         assert (await http.post("/mcp", json=PING, headers=_headers(sessions[-1]))).status_code == 404
+
+
+async def test_recycling_future_iterators_frees_the_ones_the_free_list_kept() -> None:
+    """After a burst the free list of ``Future.__await__`` iterators holds old objects, each keeping a
+    pymalloc arena; recycling puts fresh ones in their place, so none of the old ones comes back."""
+    future = asyncio.get_running_loop().create_future()
+    burst = [future.__await__() for _ in range(2 * FUTURE_ITER_FREELIST)]
+    kept_by_free_list = {id(iterator) for iterator in burst[FUTURE_ITER_FREELIST:]}
+    del burst[FUTURE_ITER_FREELIST:]  # these fill the free list (it was emptied just above)
+    burst.clear()  # these are freed: the free list is full
+    recycle_future_iters()
+    reused = [future.__await__() for _ in range(FUTURE_ITER_FREELIST)]
+    assert len({id(iterator) for iterator in reused} & kept_by_free_list) == 0
+    assert len(reused) == FUTURE_ITER_FREELIST
+    future.cancel()
