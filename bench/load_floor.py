@@ -19,6 +19,7 @@ from bench.latency import start_floor_http
 from bench.remote_load import start_server
 from bench.report import Report
 from bench.sandbox_process import SandboxProcess
+from bench.stdio_rpc import cpu_seconds
 from close_mcp.uvicorn_runner import wait_until_serving
 
 
@@ -64,10 +65,16 @@ async def _load_pair(
     try:
         await wait_until_serving(f"{ours_base}/healthz", timeout=30)
         await wait_until_serving(f"{floor_base}/healthz", timeout=30)
+        for base in (ours_base, floor_base):  # warm: first sessions, lazy imports, pooled connections
+            await get_lead_load(base, lead_id, clients, min(1.0, seconds))
         for n in range(rounds):  # alternated run by run; who goes first alternates too
             pair = [("ours", ours_base), ("proxy", floor_base)]
             for name, base in pair if n % 2 == 0 else reversed(pair):
-                runs[name].append(await get_lead_load(base, lead_id, clients, seconds))
+                pid = (ours_proc if name == "ours" else floor_proc).pid
+                cpu = cpu_seconds(pid)
+                run = await get_lead_load(base, lead_id, clients, seconds)
+                run["server_cpu_ms_per_call"] = (cpu_seconds(pid) - cpu) * 1000 / max(1, run["calls"])
+                runs[name].append(run)
     finally:
         for proc in (ours_proc, floor_proc):
             proc.terminate()
@@ -82,6 +89,8 @@ def bench_load_floor(report: Report, sb: SandboxProcess, clients: int, seconds: 
     floor_rate = statistics.median(r["calls_per_s"] for r in runs["proxy"])
     ours_p50 = statistics.median(r["p50_ms"] for r in runs["ours"])
     floor_p50 = statistics.median(r["p50_ms"] for r in runs["proxy"])
+    ours_cpu = statistics.median(r["server_cpu_ms_per_call"] for r in runs["ours"])
+    floor_cpu = statistics.median(r["server_cpu_ms_per_call"] for r in runs["proxy"])
     failed = sum(r["failed"] for rs in runs.values() for r in rs)
     report.record(
         section,
@@ -99,6 +108,14 @@ def bench_load_floor(report: Report, sb: SandboxProcess, clients: int, seconds: 
         round(ours_p50 / floor_p50, 3),
         "ms",
     )
+    report.record(
+        section,
+        "server CPU per call close-mcp vs proxy",
+        round(ours_cpu, 3),
+        round(floor_cpu, 3),
+        round(ours_cpu / floor_cpu, 3),
+        "ms (/proc of the server process)",
+    )
     report.record(section, "failed calls (both)", failed, 0)
     report.detail(section, "runs", runs)
     report.goal(
@@ -106,6 +123,15 @@ def bench_load_floor(report: Report, sb: SandboxProcess, clients: int, seconds: 
         round(ours_rate, 1),
         f"proxy {floor_rate:.0f} calls/s",
         round(ours_rate / floor_rate, 3),
+        "(no target in issue 16)",
+        None,
+        "clients and servers share 2 cores: see the server CPU per call",
+    )
+    report.goal(
+        "remote load: server CPU per call vs the proxy",
+        round(ours_cpu, 3),
+        f"proxy {floor_cpu:.2f} ms",
+        round(ours_cpu / floor_cpu, 3),
         "(no target in issue 16)",
         None,
     )

@@ -10,7 +10,7 @@ import time
 import anyio
 from mcp import Client
 
-from bench.config import result_data
+from bench.config import local_app, result_data
 from bench.replicas import fair_limiter
 from bench.report import Report
 from bench.sandbox_process import SandboxProcess
@@ -18,30 +18,40 @@ from bench.sandbox_process import SandboxProcess
 SHARE_GOAL = 0.95
 
 
-async def bench_bulk_read(report: Report, sb: SandboxProcess, client: Client, limit: int, page: int) -> None:
+async def bench_bulk_read(report: Report, sb: SandboxProcess, limit: int, page: int) -> None:
     """Every lead, ``page`` at a time (only ids), with the sandbox limited to ``limit`` requests/s per
-    key and endpoint group. Pacing efficiency = the ideal time (the first window's burst is free, then one
-    window per ``limit`` requests) ÷ the actual time: the share of the limit the server used."""
+    key and endpoint group, through a fresh server (nothing learned of the earlier, generous limit, as
+    with a real key whose limits do not change under it). Pacing efficiency = the ideal time (the first
+    window's burst is free, then one window per ``limit`` requests) ÷ the actual time: the share of the
+    limit the server used."""
     section = "rate limit (bulk read, in memory)"
     sb.set_rate_limit(limit)
     try:
-        before = sb.stats()
-        cursor, count = None, 0
-        t0 = time.perf_counter()
-        while True:
-            args = {"limit": page, "fields": ["id"], **({"cursor": cursor} if cursor else {})}
-            result = await client.call_tool("list_leads", args)
-            if result.is_error:
-                raise RuntimeError(f"list_leads failed under the limit: {result.content}")
-            data = result_data(result)
-            count += len(data["items"])
-            cursor = data.get("next_cursor")
-            if not cursor:
-                break
-        elapsed = time.perf_counter() - t0
-        after = sb.stats()
+        async with local_app(sb.base_url, sb.api_key) as app, Client(app.server, mode="legacy") as client:
+            await bulk_read(report, sb, client, limit, page, section)
     finally:
         sb.set_rate_limit(None)
+
+
+async def bulk_read(
+    report: Report, sb: SandboxProcess, client: Client, limit: int, page: int, section: str
+) -> None:
+    """The walk and its figures (the sandbox's counts over HTTP, before and after)."""
+    before = sb.stats()
+    cursor, count = None, 0
+    t0 = time.perf_counter()
+    while True:
+        args = {"limit": page, "fields": ["id"], **({"cursor": cursor} if cursor else {})}
+        result = await client.call_tool("list_leads", args)
+        if result.is_error:
+            raise RuntimeError(f"list_leads failed under the limit: {result.content}")
+        data = result_data(result)
+        count += len(data["items"])
+        cursor = data.get("next_cursor")
+        if not cursor:
+            break
+    elapsed = time.perf_counter() - t0
+    after = sb.stats()
     requests = after["requests"] - before["requests"]  # control routes are not in the count
     tripped = after["served_429"] - before["served_429"]
     served = requests - tripped

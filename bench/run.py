@@ -90,9 +90,9 @@ def wire_json(model: Any) -> str:
 async def in_memory_figures(report: Report, sb: SandboxProcess, counts: Counts) -> None:
     async with local_app(sb.base_url, sb.api_key) as app, Client(app.server, mode="legacy") as client:
         await bench_paging(report, sb, client, counts.paging_rounds)
-        await bench_bulk_read(report, sb, client, counts.bulk_limit, counts.bulk_page)
         await bench_throughput(report, sb, client, counts.throughput_calls)
         await bench_context(report, sb, client)
+    await bench_bulk_read(report, sb, counts.bulk_limit, counts.bulk_page)
     await bench_tools_list_cost(report, sb)
 
 

@@ -12,6 +12,13 @@ from typing import Any
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU so far, every thread (``/proc/<pid>/stat``, clock ticks)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 class StdioPeer:
     def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
         self.started = time.perf_counter()
@@ -20,6 +27,7 @@ class StdioPeer:
         )
         self._id = 0
         self.last_reply_bytes = 0  # the last reply's JSON-RPC line as sent, newline included
+        self.last_reply_at = 0.0  # perf_counter() when that line had been read
 
     def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         self._id += 1
@@ -29,11 +37,13 @@ class StdioPeer:
         self.proc.stdin.flush()
         while True:
             line = self.proc.stdout.readline()
+            received = time.perf_counter()
             if not line:
                 raise RuntimeError("server exited")
             reply = json.loads(line)
             if reply.get("id") == self._id:
                 self.last_reply_bytes = len(line)
+                self.last_reply_at = received  # before parsing it: a timer can stop here
                 return reply
 
     def notify(self, method: str) -> None:
@@ -62,10 +72,7 @@ class StdioPeer:
         return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
     def cpu_seconds(self) -> float:
-        """The process's user + system CPU so far, every thread (``/proc/<pid>/stat``, clock ticks)."""
-        with open(f"/proc/{self.proc.pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return cpu_seconds(self.proc.pid)
 
     def close_with_usage(self) -> resource.struct_rusage:
         """End the server (stdin closed) and reap it with ``os.wait4``: its whole-life CPU usage."""
