@@ -73,10 +73,14 @@ def start_server(
 
 
 async def remote_load(
-    clients: int, seconds: float, rate_limit: int | None = None, allocator: str = "pymalloc"
+    clients: int,
+    seconds: float,
+    rate_limit: int | None = None,
+    allocator: str = "pymalloc",
+    env_extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     with SandboxProcess(leads=50, rate_limit=rate_limit) as sb:  # its own process: not the clients' CPU
-        proc, base = start_server(sb, env_extra=_allocator_env(allocator))
+        proc, base = start_server(sb, env_extra={**_allocator_env(allocator), **(env_extra or {})})
         try:
             await wait_until_serving(f"{base}/healthz")
             rss_before = rss_mb(proc.pid)

@@ -24,7 +24,7 @@ import httpx2
 from mcp import Client
 
 from bench.cold_start import bench_cold_start
-from bench.config import CONFIG_TEXT, SPECS, config_settings, local_app, result_data
+from bench.config import CONFIG_ENV, CONFIG_TEXT, SPECS, config_settings, local_app, result_data
 from bench.latency import bench_added_latency
 from bench.load_floor import bench_load_floor
 from bench.memory import bench_memory
@@ -195,7 +195,7 @@ async def bench_tools_list_cost(report: Report, sb: SandboxProcess) -> None:
 
 # ----- remote load (mixed, with the lost/doubled checks) and abandoned sessions -------------------
 def bench_remote_load(report: Report, counts: Counts) -> None:
-    load = anyio.run(remote_load, *counts.load)
+    load = anyio.run(remote_load, *counts.load, "pymalloc", CONFIG_ENV)
     report.detail("remote load", "figures", load)
     section = "remote load (streamable HTTP, mixed list_leads / get_lead / create_note)"
     report.record(
@@ -226,7 +226,7 @@ def bench_remote_load(report: Report, counts: Counts) -> None:
     )
     idle = anyio.run(abandoned_sessions, *counts.abandoned)
     report.detail("abandoned sessions", "figures", idle)
-    section = f"{idle['sessions']} abandoned sessions"
+    section = f"{idle['sessions']} abandoned sessions (default configuration; bench.remote_load --abandoned)"
     report.record(
         section,
         "server RSS before / open / after idle timeout",
