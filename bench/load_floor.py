@@ -23,34 +23,46 @@ from bench.stdio_rpc import cpu_seconds
 from close_mcp.uvicorn_runner import wait_until_serving
 
 
-async def get_lead_load(base: str, lead_id: str, clients: int, seconds: float) -> dict[str, Any]:
+async def get_lead_load(base: str, lead_id: str, clients: int, seconds: float, pid: int) -> dict[str, Any]:
+    """Every client connects (initialize, tools/list) first; then all call for ``seconds``: the steady
+    state, without session set-up or teardown, in time and in the server's CPU (process ``pid``)."""
     latencies: list[float] = []
-    failed = 0
-    deadline = time.monotonic() + seconds
+    failed = connected = done = 0
+    go = anyio.Event()
+    marks: dict[str, float] = {}
 
     async def agent() -> None:
-        nonlocal failed
+        nonlocal failed, connected, done
         async with (
             httpx2.AsyncClient(timeout=60) as http,
             Client(streamable_http_client(f"{base}/mcp", http_client=http), mode="legacy") as client,
         ):
-            while time.monotonic() < deadline:
+            await client.list_tools()
+            connected += 1
+            if connected == clients:
+                marks.update(start=time.monotonic(), cpu_start=cpu_seconds(pid))
+                go.set()
+            await go.wait()
+            while time.monotonic() < marks["start"] + seconds:
                 started = time.perf_counter()
                 result = await client.call_tool("get_lead", {"lead_id": lead_id})
                 latencies.append(time.perf_counter() - started)
                 data = None if result.is_error else result_data(result)
                 if not isinstance(data, dict) or data.get("id") != lead_id:
                     failed += 1
+            done += 1
+            if done == clients:  # the last call's answer is in: the load is over
+                marks.update(end=time.monotonic(), cpu_end=cpu_seconds(pid))
 
-    started = time.monotonic()
     async with anyio.create_task_group() as tg:
         for _ in range(clients):
             tg.start_soon(agent)
-    elapsed = time.monotonic() - started
+    elapsed = marks["end"] - marks["start"]
     return {
         "calls": len(latencies),
         "calls_per_s": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "server_cpu_ms_per_call": (marks["cpu_end"] - marks["cpu_start"]) * 1000 / max(1, len(latencies)),
         "failed": failed,
     }
 
@@ -62,19 +74,16 @@ async def _load_pair(
     ours_proc, ours_base = start_server(sb, env_extra=CONFIG_ENV)
     floor_proc, floor_base = start_floor_http(sb)
     runs: dict[str, list[dict[str, Any]]] = {"ours": [], "proxy": []}
+    pid_of = {ours_base: ours_proc.pid, floor_base: floor_proc.pid}
     try:
         await wait_until_serving(f"{ours_base}/healthz", timeout=30)
         await wait_until_serving(f"{floor_base}/healthz", timeout=30)
         for base in (ours_base, floor_base):  # warm: first sessions, lazy imports, pooled connections
-            await get_lead_load(base, lead_id, clients, min(1.0, seconds))
+            await get_lead_load(base, lead_id, clients, min(1.0, seconds), pid_of[base])
         for n in range(rounds):  # alternated run by run; who goes first alternates too
             pair = [("ours", ours_base), ("proxy", floor_base)]
             for name, base in pair if n % 2 == 0 else reversed(pair):
-                pid = (ours_proc if name == "ours" else floor_proc).pid
-                cpu = cpu_seconds(pid)
-                run = await get_lead_load(base, lead_id, clients, seconds)
-                run["server_cpu_ms_per_call"] = (cpu_seconds(pid) - cpu) * 1000 / max(1, run["calls"])
-                runs[name].append(run)
+                runs[name].append(await get_lead_load(base, lead_id, clients, seconds, pid_of[base]))
     finally:
         for proc in (ours_proc, floor_proc):
             proc.terminate()
