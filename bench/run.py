@@ -1,7 +1,7 @@
 """close-mcp benchmarks: every figure beside its floor, measured in the same run, and issue 16's goals
 each with its floor, ratio and verdict.
 
-    python -m bench.run            # full run (~6 minutes on 2 cores)
+    python -m bench.run            # full run (~5 minutes on 2 cores)
     python -m bench.run --quick    # tiny counts, every code path once (the smoke test uses this)
 
 One configuration for every figure unless a figure is about another (``bench.config``); the sandbox runs
@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 class Counts:
     cold_runs: int = 10
     latency_calls: int = 300
-    latency_rounds: int = 3
+    latency_rounds: int = 5
     memory_calls: int = 10_000
     memory_every: int = 1_000
     paging_rounds: int = 6
