@@ -45,7 +45,7 @@ class Counts:
     latency_rounds: int = 5
     memory_calls: int = 10_000
     memory_every: int = 1_000
-    paging_rounds: int = 6
+    paging_rounds: int = 20
     bulk_limit: int = 10
     bulk_page: int = 5
     fair_calls_each: int = 6
