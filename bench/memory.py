@@ -1,40 +1,39 @@
-"""Memory of the server with every tool loaded (issue 16: "RSS flat over 10,000 calls and <= 80 MB").
+"""Memory with every tool loaded (issue 16: "RSS flat over 10,000 calls and <= 80 MB").
 
-``measure()`` starts a Close sandbox in its own process, then, one after the other:
+* :func:`bench_memory`: the stdio server, RSS after ``tools/list``, then sampled every ``every`` calls over
+  ``calls`` calls cycling ``get_lead`` / ``list_leads`` (limit 5) / ``list_users``. Flat = the last sample
+  ÷ the first (both after calls, so what the first calls build lazily is in both).
+* :func:`http_memory`: the same mix plus a ``create_note`` through one streamable-HTTP session on
+  ``close-mcp serve`` (``allocator``: the server's own choice, or ``PYTHONMALLOC`` set).
+* :func:`stage_rss_mb`: where the idle figure goes, each stage in a fresh interpreter: the bare
+  interpreter, the modules a server imports, then the manifests loaded.
 
-- the stdio server (``close-mcp --toolsets all``) and one MCP client over its stdin/stdout;
-- the remote server (``close-mcp serve --toolsets all``) and one streamable-HTTP session;
-
-and reads the server's RSS (``/proc/<pid>/status``) after ``tools/list`` and every ``every`` calls of
-``calls`` mixed calls (``get_lead``, ``list_leads``, ``list_users``, ``create_note`` in turn). Where the
-idle figure goes is measured apart, each stage in a fresh interpreter: the bare interpreter, the
-modules a server imports, then the manifests loaded. Growth is the RSS after the last call minus the
-RSS after the first ``every`` calls (the first thousand fill what is built on first use: validators,
-caches, the HTTP connection pool). ``python -m bench.memory [calls] [every]`` prints the dict.
+``python -m bench.memory [calls] [every] [--allocator default|pymalloc|malloc]`` prints the HTTP and stage
+figures as JSON (``python -m bench.run`` prints the stdio ones in its table).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench.config import CONFIG_ENV, result_data
 from bench.remote_load import rss_mb, start_server
-from close_mcp.uvicorn_runner import bind, wait_until_serving
+from bench.report import Report
+from bench.sandbox_process import SandboxProcess
+from bench.stdio_rpc import StdioPeer
+from close_mcp.uvicorn_runner import wait_until_serving
 
+RSS_GOAL_MB = 80.0
+FLAT_GOAL = 1.05
 STAGES = {
     "interpreter": "",
     "imports": "import close_mcp.cli, close_mcp.app, close_mcp.http_app, mcp.server.stdio",
@@ -51,32 +50,56 @@ _PRINT_RSS = (
 )
 
 
-class Sandbox:
-    """``close-mcp sandbox`` in its own process: its base URL and API key."""
-
-    def __init__(self) -> None:
-        sock = bind()
-        port = sock.getsockname()[1]
-        sock.close()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "close_mcp", "sandbox", "--port", str(port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={"PATH": os.environ["PATH"]},
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.base_url = self.api_key = ""
-        for line in self.proc.stdout:
-            if found := re.search(r"listening on (\S+)", line):
-                self.base_url = found.group(1)
-            if found := re.search(r"API key\(s\): (\S+?),?\s", line):
-                self.api_key = found.group(1)
-                break
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=15)
+def bench_memory(report: Report, sb: SandboxProcess, calls: int, every: int) -> None:
+    section = f"memory (stdio server, {calls} calls)"
+    lead_id = sb.lead_ids(1)[0]
+    mix = [
+        {"name": "get_lead", "arguments": {"lead_id": lead_id}},
+        {"name": "list_leads", "arguments": {"limit": 5}},
+        {"name": "list_users", "arguments": {}},
+    ]
+    peer = StdioPeer([sys.executable, "-m", "close_mcp"], sb.env(**CONFIG_ENV))
+    try:
+        peer.initialize()
+        peer.request("tools/list")
+        idle, _ = peer.rss_kb()
+        idle, _ = peer.rss_kb()
+        samples: list[float] = []
+        for n in range(calls):
+            call = mix[n % len(mix)]
+            reply = peer.request("tools/call", call)
+            if reply["result"].get("isError"):
+                raise RuntimeError(f"{call['name']} failed: {result_data(reply['result'])}")
+            if (n + 1) % every == 0:
+                samples.append(peer.rss_kb()[0] / 1024)
+        _, peak = peer.rss_kb()
+    finally:
+        peer.close()
+    flat = samples[-1] / samples[0]
+    report.record(
+        section, "RSS after tools/list", idle / 1024, RSS_GOAL_MB, round(idle / 1024 / RSS_GOAL_MB, 3), "MB"
+    )
+    report.record(section, f"RSS every {every} calls", " / ".join(f"{s:.1f}" for s in samples), unit="MB")
+    report.record(section, "flat: last ÷ first sample", round(flat, 3), FLAT_GOAL)
+    report.record(
+        section, "peak RSS (VmHWM)", peak / 1024, RSS_GOAL_MB, round(peak / 1024 / RSS_GOAL_MB, 3), "MB"
+    )
+    report.goal(
+        f"memory flat over {calls} calls",
+        round(flat, 3),
+        f"first sample {samples[0]:.1f} MB",
+        round(flat, 3),
+        f"≤ {FLAT_GOAL} (last ÷ first)",
+        flat <= FLAT_GOAL,
+    )
+    report.goal(
+        "memory ≤ 80 MB with every tool (peak)",
+        round(peak / 1024, 1),
+        f"{RSS_GOAL_MB:.0f} MB",
+        round(peak / 1024 / RSS_GOAL_MB, 3),
+        "≤ 1.0",
+        peak / 1024 <= RSS_GOAL_MB,
+    )
 
 
 def stage_rss_mb() -> dict[str, float]:
@@ -90,26 +113,43 @@ def stage_rss_mb() -> dict[str, float]:
     return out
 
 
-async def _calls(client: Client, calls: int, every: int, rss: Callable[[], float]) -> dict[str, Any]:
-    tools = await client.list_tools()
-    after_list = rss()
-    leads = await client.call_tool("list_leads", {"limit": 5})
-    lead_id = _data(leads)["items"][0]["id"]
-    mix: list[tuple[str, dict[str, Any]]] = [
-        ("get_lead", {"lead_id": lead_id}),
-        ("list_leads", {"limit": 5}),
-        ("list_users", {}),
-        ("create_note", {"lead_id": lead_id, "note": "memory bench"}),
-    ]
-    series, errors = [], 0
-    for n in range(1, calls + 1):
-        name, args = mix[n % len(mix)]
-        result = await client.call_tool(name, args)
-        errors += bool(result.is_error)
-        if n % every == 0:
-            series.append(rss())
+async def http_memory(
+    sb: SandboxProcess, calls: int, every: int, allocator: str = "default"
+) -> dict[str, Any]:
+    """RSS of ``close-mcp serve`` (every tool) after ``tools/list`` and every ``every`` of ``calls`` mixed
+    calls through one streamable-HTTP session. ``allocator``: ``default`` (the server's own choice,
+    close_mcp/allocator.py) or a ``PYTHONMALLOC`` value."""
+    chosen = {} if allocator == "default" else {"PYTHONMALLOC": allocator}
+    proc, base = start_server(sb, env_extra={**CONFIG_ENV, **chosen})
+    try:
+        await wait_until_serving(f"{base}/healthz")
+        started = rss_mb(proc.pid)
+        async with (
+            httpx2.AsyncClient(timeout=60) as http,
+            Client(streamable_http_client(f"{base}/mcp", http_client=http), mode="legacy") as client,
+        ):
+            tools = await client.list_tools()
+            after_list = rss_mb(proc.pid)
+            lead_id = sb.lead_ids(1)[0]
+            mix: list[tuple[str, dict[str, Any]]] = [
+                ("get_lead", {"lead_id": lead_id}),
+                ("list_leads", {"limit": 5}),
+                ("list_users", {}),
+                ("create_note", {"lead_id": lead_id, "note": "memory bench"}),
+            ]
+            series, errors = [], 0
+            for n in range(1, calls + 1):
+                name, args = mix[n % len(mix)]
+                errors += bool((await client.call_tool(name, args)).is_error)
+                if n % every == 0:
+                    series.append(rss_mb(proc.pid))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
     return {
+        "allocator": allocator,
         "tools": len(tools.tools),
+        "rss_started_mb": started,
         "rss_after_tools_list_mb": after_list,
         "rss_every_calls_mb": series,
         "growth_after_warmup_mb": round(series[-1] - series[0], 1),
@@ -118,96 +158,34 @@ async def _calls(client: Client, calls: int, every: int, rss: Callable[[], float
     }
 
 
-def _data(result: Any) -> Any:
-    """A tool result's data: its structuredContent when sent, else its text as JSON."""
-    if result.structured_content is not None:
-        return result.structured_content
-    return json.loads(result.content[0].text)
-
-
-def _server_pid(parent: int, sandbox: int) -> int:
-    """The ``close-mcp`` process the stdio client spawned (a child of this process, not the sandbox)."""
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:
-            continue
-        pid = int(status.parent.name)
-        mine = re.search(rf"^PPid:\s+{parent}$", text, re.M) and pid != sandbox
-        if mine and "close_mcp" in _cmdline(status.parent):
-            return pid
-    raise RuntimeError("the stdio server process was not found")
-
-
-def _cmdline(proc_dir: Path) -> str:
-    try:
-        return (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _env(sb: Sandbox) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "CLOSE_API_KEY": sb.api_key,
-        "CLOSE_API_BASE_URL": sb.base_url,
-        "CLOSE_MCP_AUDIT_LOG": "off",
-        "CLOSE_MCP_TOOLSETS": "all",
-    }
-
-
-async def stdio_memory(sb: Sandbox, calls: int, every: int) -> dict[str, Any]:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "close_mcp"], env=_env(sb))
-    async with Client(stdio_client(params), mode="legacy") as client:
-        pid = _server_pid(os.getpid(), sb.proc.pid)
-        return await _calls(client, calls, every, lambda: rss_mb(pid))
-
-
-@asynccontextmanager
-async def _remote(sb: Sandbox, allocator: str) -> AsyncIterator[tuple[int, str]]:
-    chosen = {} if allocator == "default" else {"PYTHONMALLOC": allocator}
-    proc, base = start_server(sb, env_extra={"CLOSE_MCP_TOOLSETS": "all", **chosen})
-    try:
-        await wait_until_serving(f"{base}/healthz")
-        yield proc.pid, base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-
-async def http_memory(sb: Sandbox, calls: int, every: int, allocator: str = "default") -> dict[str, Any]:
-    """``allocator``: ``default`` (the server's own choice, close_mcp/allocator.py), or ``PYTHONMALLOC``."""
-    async with _remote(sb, allocator) as (pid, base):
-        rss_started = rss_mb(pid)
-        async with (
-            httpx2.AsyncClient(timeout=60) as http,
-            Client(streamable_http_client(f"{base}/mcp", http_client=http), mode="legacy") as client,
-        ):
-            figures = await _calls(client, calls, every, lambda: rss_mb(pid))
-        return {"rss_started_mb": rss_started, **figures}
-
-
-async def measure(
-    calls: int = 10_000, every: int = 1_000, transports: str = "stdio,http", allocator: str = "default"
-) -> dict[str, Any]:
-    """Every figure of the module text, as one dict (``transports``: a comma list of stdio, http)."""
-    sb = Sandbox()
-    try:
-        figures: dict[str, Any] = {"calls": calls, "stages_mb": stage_rss_mb()}
-        if "stdio" in transports:
-            figures["stdio"] = await stdio_memory(sb, calls, every)
-        if "http" in transports:
-            figures["http"] = {"allocator": allocator, **await http_memory(sb, calls, every, allocator)}
-        return figures
-    finally:
-        sb.close()
+def bench_memory_http(report: Report, sb: SandboxProcess, calls: int, every: int) -> None:
+    """:func:`http_memory` and :func:`stage_rss_mb` as report lines (figures beside the stdio goal)."""
+    figures = anyio.run(http_memory, sb, calls, every)
+    section = f"memory (HTTP server, one session, {calls} calls)"
+    report.record(
+        section,
+        "RSS after tools/list / last sample",
+        f"{figures['rss_after_tools_list_mb']} / {figures['rss_every_calls_mb'][-1]}",
+        unit="MB",
+    )
+    report.record(section, "growth after the first sample", figures["growth_after_warmup_mb"], unit="MB")
+    report.record(
+        section, "peak RSS", figures["peak_mb"], RSS_GOAL_MB, round(figures["peak_mb"] / RSS_GOAL_MB, 3), "MB"
+    )
+    report.detail(section, "samples", figures)
+    stages = stage_rss_mb()
+    report.record(
+        "memory: where the idle RSS goes (fresh interpreters)",
+        "interpreter / + imports / + manifests",
+        " / ".join(f"{v}" for v in stages.values()),
+        unit="MB",
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("calls", type=int, nargs="?", default=10_000)
     parser.add_argument("every", type=int, nargs="?", default=1_000)
-    parser.add_argument("--transports", default="stdio,http", help="comma list: stdio, http")
     parser.add_argument(
         "--allocator",
         choices=("default", "pymalloc", "malloc"),
@@ -215,7 +193,12 @@ def main() -> None:
         help="the HTTP server's: its own choice, or PYTHONMALLOC",
     )
     args = parser.parse_args()
-    figures = anyio.run(measure, args.calls, args.every, args.transports, args.allocator)
+    with SandboxProcess() as sb:
+        figures = {
+            "calls": args.calls,
+            "stages_mb": stage_rss_mb(),
+            "http": anyio.run(http_memory, sb, args.calls, args.every, args.allocator),
+        }
     print(json.dumps(figures, indent=1))
 
 

@@ -30,6 +30,7 @@ import mcp.types as types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench.sandbox_process import SandboxProcess
 from close_mcp.sandbox import SandboxConfig, run_sandbox
 from close_mcp.uvicorn_runner import bind, wait_until_serving
 
@@ -79,15 +80,19 @@ def start_server(
 
 
 async def remote_load(
-    clients: int, seconds: float, rate_limit: int | None = None, allocator: str = "default"
+    clients: int,
+    seconds: float,
+    rate_limit: int | None = None,
+    allocator: str = "default",
+    env_extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    async with run_sandbox(SandboxConfig(leads=50, rate_limit=rate_limit)) as sb:
-        proc, base = start_server(sb, env_extra=_allocator_env(allocator))
+    with SandboxProcess(leads=50, rate_limit=rate_limit) as sb:  # its own process: not the clients' CPU
+        proc, base = start_server(sb, env_extra={**_allocator_env(allocator), **(env_extra or {})})
         try:
             await wait_until_serving(f"{base}/healthz")
             rss_before = rss_mb(proc.pid)
             cpu_before = cpu_seconds(proc.pid)
-            lead_id = next(iter(sb.sandbox.store().leads))
+            lead_id = sb.lead_ids(1)[0]
             latencies: list[float] = []
             acked: list[str] = []
             failures: list[str] = []
@@ -125,7 +130,8 @@ async def remote_load(
         finally:
             proc.terminate()
             proc.wait(timeout=15)
-        notes = Counter(a.get("note") for a in sb.sandbox.store().activities.values() if a["_type"] == "Note")
+        notes = Counter(sb.note_texts(lead_id))
+        served_429 = sb.stats()["served_429"]
         doubled = sum(1 for t in acked if notes[t] != 1)
         unacked = sum(1 for t, c in notes.items() if t and t.startswith("load ") and t not in set(acked))
         latencies.sort()
@@ -143,7 +149,7 @@ async def remote_load(
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
             "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))] * 1000, 1),
-            "served_429": sb.sandbox.stats.served_429,
+            "served_429": served_429,
             "server_cpu_ms_per_call": round(server_cpu * 1000 / max(1, len(latencies)), 2),
             "rss_before_mb": rss_before,
             "rss_after_mb": rss_after,

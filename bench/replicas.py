@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -36,6 +36,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench.sandbox_process import SandboxProcess
 from close_mcp.client import CloseClient
 from close_mcp.credentials import Credential
 from close_mcp.sandbox import RunningSandbox, SandboxConfig, run_sandbox
@@ -148,25 +149,32 @@ async def one_round(limit: int, seconds: float, shared: bool, count: int) -> dic
     }
 
 
-async def fair_limiter(limit: int = 5, callers: int = 10, calls_each: int = 6) -> dict[str, Any]:
-    """Longest single wait with ``callers`` concurrent callers vs FCFS's bound."""
+async def fair_limiter(
+    limit: int = 5, callers: int = 10, calls_each: int = 6, sandbox: SandboxProcess | None = None
+) -> dict[str, Any]:
+    """Longest single wait with ``callers`` concurrent callers vs FCFS's bound, against a sandbox in its
+    own process (``sandbox``, or one started here) limited to ``limit`` requests/s for the run."""
     waits: list[float] = []
-    async with (
-        run_sandbox(SandboxConfig(leads=5, rate_limit=limit)) as sb,
-        CloseClient(Credential(sb.api_key), sb.base_url, wait_budget=60) as client,
-    ):
-        await client.request("GET", "/me/")  # the limits are known before the callers start
+    with ExitStack() as stack:
+        sb = sandbox or stack.enter_context(SandboxProcess(leads=5))
+        sb.set_rate_limit(limit)
+        try:
+            before = sb.stats()["served_429"]
+            async with CloseClient(Credential(sb.api_key), sb.base_url, wait_budget=60) as client:
+                await client.request("GET", "/me/")  # the limits are known before the callers start
 
-        async def caller() -> None:
-            for _ in range(calls_each):
-                started = time.monotonic()
-                await client.request("GET", "/me/")
-                waits.append(time.monotonic() - started)
+                async def caller() -> None:
+                    for _ in range(calls_each):
+                        started = time.monotonic()
+                        await client.request("GET", "/me/")
+                        waits.append(time.monotonic() - started)
 
-        async with anyio.create_task_group() as tg:
-            for _ in range(callers):
-                tg.start_soon(caller)
-        tripped = sb.sandbox.stats.statuses[429]
+                async with anyio.create_task_group() as tg:
+                    for _ in range(callers):
+                        tg.start_soon(caller)
+            tripped = sb.stats()["served_429"] - before
+        finally:
+            sb.set_rate_limit(None)
     bound = (callers - 1) / limit + 1.0
     longest = max(waits)
     return {

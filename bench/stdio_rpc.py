@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import time
 from typing import Any
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU so far, every thread (``/proc/<pid>/stat``, clock ticks)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 class StdioPeer:
@@ -15,6 +26,8 @@ class StdioPeer:
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
         )
         self._id = 0
+        self.last_reply_bytes = 0  # the last reply's JSON-RPC line as sent, newline included
+        self.last_reply_at = 0.0  # perf_counter() when that line had been read
 
     def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         self._id += 1
@@ -24,10 +37,13 @@ class StdioPeer:
         self.proc.stdin.flush()
         while True:
             line = self.proc.stdout.readline()
+            received = time.perf_counter()
             if not line:
                 raise RuntimeError("server exited")
             reply = json.loads(line)
             if reply.get("id") == self._id:
+                self.last_reply_bytes = len(line)
+                self.last_reply_at = received  # before parsing it: a timer can stop here
                 return reply
 
     def notify(self, method: str) -> None:
@@ -54,6 +70,26 @@ class StdioPeer:
                 key, _, value = line.partition(":")
                 fields[key] = value.strip()
         return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
+    def close_with_usage(self) -> resource.struct_rusage:
+        """End the server (stdin closed) and reap it with ``os.wait4``: its whole-life CPU usage."""
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        deadline = time.monotonic() + 10
+        while True:
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                self.proc.kill()
+            time.sleep(0.002)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return usage
 
     def close(self) -> None:
         if self.proc.stdin:

@@ -23,17 +23,35 @@ def _run_quick(module: str, out: Path) -> tuple[subprocess.CompletedProcess[str]
 
 
 def test_bench_runs_on_tiny_settings(tmp_path: Path):
-    _, results = _run_quick("bench.run", tmp_path / "results.json")
-    assert {
-        "cold start",
-        "per-call overhead (stdio)",
-        "per-call overhead (in-memory)",
-        "memory (stdio server)",
-        "rate limit (bulk read)",
+    proc, results = _run_quick("bench.run", tmp_path / "results.json")
+    sections = set(results)
+    for figure in (
+        "cold start (stdio, spawn → tools/list answered)",
+        "added latency (stdio",
+        "added latency (streamable HTTP",
+        "added latency (in memory",
+        "memory (stdio server",
+        "paging every lead",
+        "rate limit (bulk read",
+        "fair limiter",
         "context cost",
-        "remote load",
-    } <= set(results)
-    assert results["remote load"]["failed"] == 0 and results["remote load"]["writes_lost_or_doubled"] == 0
+        "remote load floor",
+        "remote load (streamable HTTP",
+    ):
+        assert any(s.startswith(figure) for s in sections), figure
+    goals = {g["name"]: g for g in results["goals"]}
+    assert any(n.startswith("cold start CPU, 306 tools") for n in goals)  # every tool loaded and listed
+    assert {
+        "added latency p50, stdio",
+        "added latency p50, streamable HTTP",
+        "added latency p50, in memory",
+    } <= set(goals)
+    assert all(g["met"] in (True, False, None) for g in goals.values())
+    assert "Goals (issue 16)" in proc.stdout and "configuration: --toolsets all" in proc.stdout
+    paging = next(v for k, v in results.items() if k.startswith("paging every lead"))
+    assert paging["direct paging"]["_fields"]  # read from the sandbox's request log
+    assert results["remote load"]["figures"]["failed"] == 0
+    assert results["remote load"]["figures"]["writes_lost_or_doubled"] == 0
 
 
 def test_replicas_bench_runs_on_tiny_settings(tmp_path: Path):
