@@ -1,17 +1,23 @@
 """Cold start: spawn → ``initialize`` answered → ``tools/list`` answered over stdio (raw JSON-RPC, no client
 SDK), close-mcp with every tool vs ``bench/minimal_server.py`` (one tool on the same SDK's low-level
-``Server``), alternated run by run. CPU = the child's user + system time from ``os.wait4`` (its whole life:
-start, the two answers, and exit on stdin EOF); also the CPU seen in ``/proc`` when ``tools/list`` was
-answered, and wall time to that answer. Plus the sandbox's own start and the import offenders."""
+``Server``), alternated run by run. The goal's figure is the CPU (user + system, ``/proc``) the child has
+used when ``tools/list`` is answered; also its whole life's CPU from ``os.wait4`` (start, the two answers,
+and exit on stdin EOF: close-mcp freezes its start-up objects, so its exit skips collecting them, which
+the floor does not) and wall time to the answer. Before measuring, close_mcp's bytecode is compiled (as an
+install does; this machine sets ``PYTHONDONTWRITEBYTECODE``, so an edited module would otherwise be
+compiled at every start) and each server is started once unmeasured (the manifest cache is filled, files
+are in the page cache). Plus the sandbox's own start and the import offenders."""
 
 from __future__ import annotations
 
+import compileall
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import close_mcp
 from bench.config import CONFIG_ENV
 from bench.report import Report
 from bench.sandbox_process import SandboxProcess
@@ -38,6 +44,9 @@ def bench_cold_start(report: Report, sb: SandboxProcess, runs: int) -> None:
     section = "cold start (stdio, spawn → tools/list answered)"
     ours_cmd, floor_cmd = [PY, "-m", "close_mcp"], [PY, str(HERE / "minimal_server.py")]
     env = sb.env(**CONFIG_ENV)
+    compileall.compile_dir(str(Path(close_mcp.__file__).parent), quiet=1)
+    for cmd in (floor_cmd, ours_cmd):
+        spawn_once(cmd, env)  # unmeasured: the manifest cache and the page cache filled
     ours: list[tuple[float, float, float, int]] = []
     floor: list[tuple[float, float, float, int]] = []
     for n in range(runs):  # alternated, and which goes first alternates too
@@ -52,15 +61,15 @@ def bench_cold_start(report: Report, sb: SandboxProcess, runs: int) -> None:
     for i, label in ((2, "CPU user+sys (wait4, whole life)"), (1, "CPU at tools/list (/proc)"), (0, "wall")):
         o, f = med(ours, i), med(floor, i)
         report.record(section, f"{label}, {tools} tools vs 1", o * 1000, f * 1000, round(o / f, 3), "ms")
-    cpu_ratio = med(ours, 2) / med(floor, 2)
+    cpu_ratio = med(ours, 1) / med(floor, 1)
     report.detail(section, "runs", runs)
     report.detail(
-        section, "CPU ratio per pair", [round(o[2] / f[2], 3) for o, f in zip(ours, floor, strict=True)]
+        section, "CPU ratio per pair", [round(o[1] / f[1], 3) for o, f in zip(ours, floor, strict=True)]
     )
     report.goal(
-        f"cold start CPU, {tools} tools (median of {runs})",
-        round(med(ours, 2) * 1000, 1),
-        f"one-tool server {med(floor, 2) * 1000:.0f} ms",
+        f"cold start CPU at tools/list, {tools} tools (median of {runs})",
+        round(med(ours, 1) * 1000, 1),
+        f"one-tool server {med(floor, 1) * 1000:.0f} ms",
         round(cpu_ratio, 3),
         f"≤ {COLD_START_GOAL}×",
         cpu_ratio <= COLD_START_GOAL,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -289,6 +290,7 @@ async def run_stdio(settings: Settings) -> None:
             stdio_server() as (read, write),
         ):
             lines = AnsweringMalformed(read, write)  # a malformed line gets -32700, not silence
+            settle_start_up_objects()
             await app.server.run(lines, write, app.server.create_initialization_options())
     finally:
         if audit is not None:
@@ -321,6 +323,7 @@ async def run_remote(settings: Settings) -> None:
             if policy.grants is not None:
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, policy.grants.reload)
             sock = bind(config.host, config.port)
+            settle_start_up_objects()
             async with serve_app_on(
                 remote.asgi, sock, log_level=settings.log_level.lower(), graceful_seconds=10
             ) as uv:
@@ -395,6 +398,25 @@ async def run_sandbox_forever(args: argparse.Namespace) -> None:
         print(f"API key(s): {', '.join(keys)}  (HTTP Basic, key as user, blank password)", flush=True)
         while not running.server.should_exit:
             await anyio.sleep(0.2)
+
+
+def settle_start_up_objects() -> None:
+    """The server is built: what exists now lives as long as the process. Freeze it out of the cyclic
+    collector's reach (later full collections scan only what calls create: a full scan of the ~130k
+    start-up objects is ~35 ms) and turn the collector back on (:func:`collect_after_start`)."""
+    gc.freeze()
+    gc.enable()
+
+
+def collect_after_start(run: Any, *args: Any) -> None:
+    """Run a server with the cyclic collector paused until it is built: start-up makes ~130k
+    long-lived objects and almost no garbage (~800 objects), so collecting during it is wasted work
+    (~40 ms of a ~0.6 s start). The collector is on again once serving, or if the start fails."""
+    gc.disable()
+    try:
+        anyio.run(run, *args)
+    finally:
+        gc.enable()
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -476,12 +498,12 @@ def _main(argv: list[str] | None) -> None:
         elif args.command == "serve" and settings.transport != "stdio":
             settings.check_events(remote=True)
             reexec_under_system_malloc(settings.system_malloc and argv is None, remote=True)
-            anyio.run(run_remote, settings)
+            collect_after_start(run_remote, settings)
         else:
             settings.check_events(remote=False)
             if not settings.sandbox:
                 settings.require_credential()  # fail fast with one line, before the host starts talking
-            anyio.run(run_stdio, settings)
+            collect_after_start(run_stdio, settings)
     except (SettingsError, ManifestError) as exc:
         print(f"close-mcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -248,6 +248,12 @@ class Bucket:
     async def acquire(self, deadline: float, on_wait: WaitCallback | None = None) -> None:
         """Wait for a slot, in arrival order, until ``deadline``; :class:`WaitTooLong` (with the wait
         it foresees) as soon as the slot is known to come later than the deadline."""
+        # Nobody queued and a slot free now: take it without queueing (the common, unhurried case;
+        # the queue below is for callers that must wait their turn).
+        unqueued = not self.waiting and not self._turn.locked() and self.shared is None
+        if unqueued and self._take_local() == 0.0:
+            self.sent += 1
+            return
         now = time.monotonic()
         if self.waiting and now + self._queue_wait(now) > deadline:
             raise WaitTooLong(self._queue_wait(now))
