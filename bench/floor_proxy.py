@@ -55,9 +55,38 @@ async def serve_stdio(server: Server[Any]) -> None:
         await server.run(read, write, server.create_initialization_options())
 
 
+def resumable_store() -> Any:
+    """The least event store the SDK's resumability takes: messages kept as they are, in one list per
+    stream, ids counted (close-mcp serve is resumable by default, so the floor pays the SDK's side too)."""
+    from mcp.server.streamable_http import EventCallback, EventMessage, EventStore
+
+    class ListStore(EventStore):
+        def __init__(self) -> None:
+            self.streams: dict[str, list[tuple[int, Any]]] = {}
+            self.of: dict[int, str] = {}
+            self.seq = 0
+
+        async def store_event(self, stream_id: str, message: Any) -> str:
+            self.seq += 1
+            self.streams.setdefault(stream_id, []).append((self.seq, message))
+            self.of[self.seq] = stream_id
+            return str(self.seq)
+
+        async def replay_events_after(self, last_event_id: str, send_callback: EventCallback) -> str | None:
+            stream = self.of.get(int(last_event_id)) if last_event_id.isdigit() else None
+            if stream is None:
+                return None
+            for seq, message in self.streams[stream]:
+                if seq > int(last_event_id) and message is not None:
+                    await send_callback(EventMessage(message, str(seq)))
+            return stream
+
+    return ListStore()
+
+
 def http_app(server: Server[Any]) -> Any:
-    """``/mcp`` on the SDK's session manager (stateful, SSE replies, loopback DNS-rebinding protection, as
-    close-mcp serve's defaults) and ``/healthz``."""
+    """``/mcp`` on the SDK's session manager (stateful, resumable, SSE replies, loopback DNS-rebinding
+    protection, as close-mcp serve's defaults) and ``/healthz``."""
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.applications import Starlette
@@ -68,6 +97,8 @@ def http_app(server: Server[Any]) -> Any:
 
     manager = StreamableHTTPSessionManager(
         app=server,
+        event_store=resumable_store(),
+        retry_interval=1000,
         security_settings=TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
             allowed_hosts=["127.0.0.1:*", "localhost:*"],

@@ -43,6 +43,7 @@ MAX_EVENTS = 100  # per session: a reconnecting client misses seconds, not hours
 MAX_SESSIONS = 2000
 MAX_MEMORY_CHARS = 32_000_000  # all sessions of the memory store together (~32 MB of JSON)
 SESSION_HEADER = "mcp-session-id"
+_SESSION_KEY = SESSION_HEADER.encode()  # ASGI header names arrive lower-cased (bytes)
 
 
 @dataclass
@@ -262,12 +263,15 @@ class SessionStreams:
         if scope["type"] != "http" or scope.get("path") != self.path:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
-        session = headers.get(SESSION_HEADER)
+        session = last = None
+        for key, value in scope.get("headers") or []:
+            if key == _SESSION_KEY:
+                session = value.decode("latin-1")
+            elif key == b"last-event-id":
+                last = value.decode("latin-1")
         holder = Namespace(hashed(session)) if session else Namespace()
         token = _namespace.set(holder)
         try:
-            last = headers.get("last-event-id")
             if scope.get("method") == "GET" and session and last:
                 await self._get_or_replay(scope, receive, send, last)
                 return

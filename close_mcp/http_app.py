@@ -229,6 +229,11 @@ def resource_metadata_routes(config: RemoteConfig, scopes: list[str]) -> list[Ro
     return [Route(path, endpoint=endpoint, methods=["GET", "OPTIONS"]) for path in paths]
 
 
+async def too_large_answer(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 413 answer (built only when a body is refused)."""
+    await JSONResponse({"error": "request body too large"}, status_code=413)(scope, receive, send)
+
+
 class BodyLimit:
     """413 for request bodies over the limit, before the app sees them: a declared ``Content-Length``
     is refused at once; a body without one (chunked) is read up to the limit first and handed on only
@@ -244,9 +249,8 @@ class BodyLimit:
         if scope["type"] != "http" or scope.get("path") in self.own_limit:
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        too_large = JSONResponse({"error": "request body too large"}, status_code=413)
+        declared = next((v for k, v in scope.get("headers") or [] if k == b"content-length"), None)
+        too_large = too_large_answer
         if declared is not None and declared.isdigit():
             if int(declared) > self.max_bytes:
                 await too_large(scope, receive, send)

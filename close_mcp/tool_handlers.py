@@ -264,26 +264,26 @@ class CallTool:
     async def _unless_client_goes(
         self, ctx: Context, spec: ToolSpec, args: dict[str, Any], agent: str
     ) -> CallOutcome:
-        """A read call, cancelled as soon as its client is gone (nobody is left to get the answer)."""
+        """A read call, cancelled as soon as its client is gone (nobody is left to get the answer).
+        The call runs in this task; one watcher beside it looks every :data:`CLIENT_WATCH_SECONDS`,
+        first after that long (most reads have answered by then, and never pay for a check)."""
         assert self.client_gone is not None
         gone = self.client_gone
-        outcome: list[CallOutcome] = []
+        outcome: CallOutcome | None = None
         async with anyio.create_task_group() as tg:
 
             async def watch() -> None:
+                await anyio.sleep(CLIENT_WATCH_SECONDS)
                 while not await gone(ctx):
                     await anyio.sleep(CLIENT_WATCH_SECONDS)
                 log.info("%s cancelled: its client went away", spec.name)
                 tg.cancel_scope.cancel()
 
-            async def call() -> None:
-                outcome.append(await self.run(ctx, spec, args, agent))
-                tg.cancel_scope.cancel()
-
             tg.start_soon(watch)
-            tg.start_soon(call)
-        if outcome:
-            return outcome[0]
+            outcome = await self.run(ctx, spec, args, agent)
+            tg.cancel_scope.cancel()
+        if outcome is not None:
+            return outcome
         return CallOutcome(error_result(f"{spec.name} was cancelled: the client went away."), "cancelled")
 
     async def _discovery(self, ctx: Context, name: str, args: dict[str, Any]) -> types.CallToolResult:
