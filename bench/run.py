@@ -163,7 +163,7 @@ async def bench_context(report: Report, sb: SandboxProcess, client: Client) -> N
                 len(wire),
                 len(raw),
                 round(len(wire) / len(raw), 3),
-                "chars (text + structuredContent)",
+                "chars (the result as sent: its text escaped, and structuredContent if sent)",
             )
 
 
