@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bench.config import CONFIG_ENV, config_settings, local_app, p50, pct, result_data, spread
 from bench.floor_proxy import floor_server
-from bench.remote_load import ACCEPT, INIT, start_server
+from bench.remote_load import open_raw_session, start_server, tool_call
 from bench.report import Report
 from bench.sandbox_process import SandboxProcess
 from bench.stdio_rpc import StdioPeer
@@ -118,21 +118,8 @@ def _tool_step(client: Client, lead_id: str) -> Callable[[], Awaitable[Any]]:
 async def http_wire_bytes(base: str, lead_id: str) -> int:
     """One raw session: initialize, then one ``tools/call get_lead``: the response body as sent."""
     async with httpx2.AsyncClient(base_url=base, timeout=30) as http:
-        opened = await http.post("/mcp", json=INIT, headers=ACCEPT)
-        headers = {
-            **ACCEPT,
-            "mcp-session-id": opened.headers["mcp-session-id"],
-            "mcp-protocol-version": "2025-11-25",
-        }
-        await http.post(
-            "/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
-        )
-        call = {
-            "jsonrpc": "2.0",
-            "id": 2,
-            "method": "tools/call",
-            "params": {"name": "get_lead", "arguments": {"lead_id": lead_id}},
-        }
+        headers = await open_raw_session(http)
+        call = tool_call(2, "get_lead", {"lead_id": lead_id})
         answer = await http.post("/mcp", json=call, headers=headers)
         answer.raise_for_status()
         return len(answer.content)

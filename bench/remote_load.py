@@ -171,6 +171,28 @@ INIT = {
 ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
+async def open_raw_session(http: httpx2.AsyncClient) -> dict[str, str]:
+    """``initialize`` + ``notifications/initialized`` by hand on ``/mcp``; the headers of that session."""
+    opened = await http.post("/mcp", json=INIT, headers=ACCEPT)
+    headers = {
+        **ACCEPT,
+        "mcp-session-id": opened.headers["mcp-session-id"],
+        "mcp-protocol-version": "2025-11-25",
+    }
+    await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    return headers
+
+
+def tool_call(request_id: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A raw ``tools/call`` request."""
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+
 def _allocator_env(allocator: str) -> dict[str, str]:
     """``default``: what ``close-mcp serve`` chooses by itself (close_mcp/allocator.py); otherwise
     ``PYTHONMALLOC`` set to that allocator, which the server then keeps."""

@@ -23,7 +23,7 @@ import pytest
 from conftest import SPECS, settings_for_tests, text_of
 from remote_helpers import remote_client
 
-from bench.remote_load import ACCEPT, INIT, start_server
+from bench.remote_load import ACCEPT, INIT, open_raw_session, start_server, tool_call
 from close_mcp.app import RemoteApp, Upstream, open_remote_app
 from close_mcp.client import MAX_REQUESTS_PER_CALL, MIN_429_PAUSE
 from close_mcp.credentials import Credential
@@ -288,21 +288,8 @@ def test_stdin_closed_during_calls_ends_cleanly() -> None:
 async def _call_and_walk_away(base: str, name: str, arguments: dict[str, Any]) -> None:
     """Open a session, send one tools/call over streamable HTTP and disconnect before its answer."""
     async with httpx2.AsyncClient(base_url=base) as http:
-        opened = await http.post("/mcp", json=INIT, headers=ACCEPT)
-        headers = {
-            **ACCEPT,
-            "mcp-session-id": opened.headers["mcp-session-id"],
-            "mcp-protocol-version": "2025-11-25",
-        }
-        await http.post(
-            "/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
-        )
-        call = {
-            "jsonrpc": "2.0",
-            "id": 5,
-            "method": "tools/call",
-            "params": {"name": name, "arguments": arguments},
-        }
+        headers = await open_raw_session(http)
+        call = tool_call(5, name, arguments)
         with pytest.raises(httpx2.ReadTimeout):
             await http.post("/mcp", json=call, headers=headers, timeout=0.5)
 
