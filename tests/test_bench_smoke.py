@@ -40,7 +40,9 @@ def test_bench_runs_on_tiny_settings(tmp_path: Path):
     ):
         assert any(s.startswith(figure) for s in sections), figure
     goals = {g["name"]: g for g in results["goals"]}
-    assert any(n.startswith("cold start CPU, 306 tools") for n in goals)  # every tool loaded and listed
+    assert any(
+        n.startswith("cold start CPU at tools/list, 306 tools") for n in goals
+    )  # every tool loaded and listed
     assert {
         "added latency p50, stdio",
         "added latency p50, streamable HTTP",
