@@ -157,29 +157,35 @@ async def remote_load(
         }
 
 
-# A raw streamable-HTTP initialize (the tests that speak HTTP by hand use these too).
+# Raw MCP messages, for whatever speaks the protocol by hand (the bench, and tests over stdio and HTTP).
+# 2025-11-25: the first protocol version whose streamable-HTTP streams open with a priming event.
+PROTOCOL_VERSION = "2025-11-25"
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
     "params": {
-        "protocolVersion": "2025-11-25",
+        "protocolVersion": PROTOCOL_VERSION,
         "capabilities": {},
         "clientInfo": {"name": "b", "version": "0"},
     },
 }
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
 ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
-async def open_raw_session(http: httpx2.AsyncClient) -> dict[str, str]:
-    """``initialize`` + ``notifications/initialized`` by hand on ``/mcp``; the headers of that session."""
-    opened = await http.post("/mcp", json=INIT, headers=ACCEPT)
+async def open_raw_session(http: httpx2.AsyncClient, base: str = "") -> dict[str, str]:
+    """``initialize`` + ``notifications/initialized`` by hand on ``{base}/mcp``; the headers of that
+    session's later requests."""
+    opened = await http.post(f"{base}/mcp", json=INIT, headers=ACCEPT)
+    opened.raise_for_status()
     headers = {
         **ACCEPT,
         "mcp-session-id": opened.headers["mcp-session-id"],
-        "mcp-protocol-version": "2025-11-25",
+        "mcp-protocol-version": PROTOCOL_VERSION,
     }
-    await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    (await http.post(f"{base}/mcp", json=INITIALIZED, headers=headers)).raise_for_status()
     return headers
 
 

@@ -23,6 +23,7 @@ from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
+from bench.remote_load import ACCEPT, INIT
 from close_mcp.app import RemoteApp, Upstream, open_remote_app
 from close_mcp.http_app import RemoteConfig
 from close_mcp.sandbox import RunningSandbox
@@ -239,19 +240,7 @@ class HandClient:
 
 async def mcp_status(base: str, token: str) -> httpx2.Response:
     """One raw ``initialize`` POST to ``/mcp`` with this bearer token."""
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     async with httpx2.AsyncClient() as http:
         return await http.post(
-            f"{base}/mcp",
-            json=body,
-            headers={"authorization": f"Bearer {token}", "accept": "application/json, text/event-stream"},
+            f"{base}/mcp", json=INIT, headers={"authorization": f"Bearer {token}", **ACCEPT}
         )

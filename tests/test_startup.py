@@ -16,6 +16,7 @@ from conftest import payload, settings_for_tests
 from mcp import Client
 from test_manifests import NOTE_MANIFEST
 
+from bench.remote_load import INIT, INITIALIZED, TOOLS_LIST
 from close_mcp.app import Upstream, load_specs, open_local_app
 from close_mcp.cli import build_parser, parse_arguments
 from close_mcp.client import CloseClient
@@ -178,20 +179,7 @@ def _stdio_start(tmp_path: Path, *flags: str) -> tuple[list[str], list[str]]:
         "from close_mcp.cli import main\n"
         f"main({list(flags)!r})\n"
     )
-    lines = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "0"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}},
-    ]
+    lines = [INIT, INITIALIZED, TOOLS_LIST]
     # Not measured for coverage: coverage's own start-up in the child (patch = subprocess) imports
     # modules of its own (tomllib, for its configuration), which is not what a host's spawn imports.
     unmeasured = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
