@@ -72,7 +72,7 @@ class Report:
                 section = where
                 print(f"\n{where}")
             print(f"  {name.ljust(width - 2)}  {value.ljust(vw)}  {floor:>16}  {ratio}")
-        print("\nGoals (issue 16):")
+        print("\nGoals (issues 16 and 17):")
         gw = max(len(g.name) for g in self.goals) if self.goals else 10
         fw = max((len(g.floor) for g in self.goals), default=10)
         print(

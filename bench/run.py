@@ -1,4 +1,4 @@
-"""close-mcp benchmarks: every figure beside its floor, measured in the same run, and issue 16's goals
+"""close-mcp benchmarks: every figure beside its floor, measured in the same run, and the goals of issues 16 and 17
 each with its floor, ratio and verdict.
 
     python -m bench.run            # full run (~5 minutes on 2 cores)
@@ -194,6 +194,9 @@ async def bench_tools_list_cost(report: Report, sb: SandboxProcess) -> None:
 
 
 # ----- remote load (mixed, with the lost/doubled checks) and abandoned sessions -------------------
+ABANDONED_GOAL_MB = 10.0  # issue 17: RSS back within 10 MB of the start after the idle timeout
+
+
 def bench_remote_load(report: Report, counts: Counts) -> None:
     load = anyio.run(remote_load, *counts.load, "pymalloc", CONFIG_ENV)
     report.detail("remote load", "figures", load)
@@ -222,7 +225,21 @@ def bench_remote_load(report: Report, counts: Counts) -> None:
         unit=f"in {load['seconds']} s",
     )
     report.record(
+        section,
+        "windows that served a 429 / most 429s in one window of a group",
+        f"{load['windows_with_429']} / {load['most_429_in_one_window']}",
+    )
+    report.detail(section, "429s by window", load["by_window"])
+    report.record(
         section, "server RSS before / after", f"{load['rss_before_mb']} / {load['rss_after_mb']}", unit="MB"
+    )
+    report.goal(
+        f"load run: 429s in one window of a group ({load['clients']} sessions, {load['rate_limit']}/s)",
+        load["most_429_in_one_window"],
+        f"{load['served_429']} 429s in {load['windows_with_429']} windows",
+        None,
+        "≤ 1 (issue 17)",
+        load["most_429_in_one_window"] <= 1,
     )
     idle = anyio.run(abandoned_sessions, *counts.abandoned)
     report.detail("abandoned sessions", "figures", idle)
@@ -234,6 +251,15 @@ def bench_remote_load(report: Report, counts: Counts) -> None:
         unit="MB",
     )
     report.record(section, "memory per open session", idle["mb_per_session"], unit="MB")
+    left = idle["rss_left_after_expiry_mb"]
+    report.goal(
+        f"{idle['sessions']} abandoned sessions: RSS left after the idle timeout",
+        left,
+        f"start {idle['rss_before_mb']} MB",
+        None,
+        f"≤ {ABANDONED_GOAL_MB:.0f} MB (issue 17)",
+        left <= ABANDONED_GOAL_MB,
+    )
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ CPython's small-object allocator (pymalloc) hands a 1 MiB arena back to the OS o
 in it is free. A burst of streamable-HTTP sessions spreads over a dozen fresh arenas, and after the
 sessions end a few dozen blocks that happened to be (re)allocated there meanwhile (observed: futures,
 timer arguments and contexts of the server's periodic loops, free-list entries) keep each arena, with
-its emptied pools, resident: ~12 MB after 500 abandoned sessions (``python -m bench.remote_load --abandoned 500``). Under glibc's
+its emptied pools, resident: ~10 MB after 500 abandoned sessions (``python -m bench.remote_load --abandoned 500``). Under glibc's
 ``malloc`` the freed pages go back to the OS on ``malloc_trim`` (:mod:`close_mcp.sessions` calls it
 once the last session ended) and the same run leaves ~3 MB.
 

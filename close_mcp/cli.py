@@ -361,7 +361,7 @@ async def drain_on_signal(uv: uvicorn.Server, tracker: CallTracker, grace: float
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     while not stop.is_set() and not uv.should_exit:
-        with anyio.move_on_after(0.2):
+        with anyio.move_on_after(1.0):  # seldom: an idle server's periodic objects pin memory (issue 17)
             await stop.wait()
     # The listener stays open while draining: MCP clients may need a new connection (e.g. their
     # notification stream) to receive the answer of a call already in flight. New calls are refused.

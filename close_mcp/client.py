@@ -220,7 +220,7 @@ class CloseClient:
         while True:
             bucket = self.limiter.bucket(who, method, path)
             try:
-                await bucket.acquire(budget.wait_deadline, on_wait)
+                bucket = await bucket.acquire(budget.wait_deadline, on_wait)
             except WaitTooLong as exc:
                 raise budget.exceeded(method, path, exc.wait) from None
             if budget.requests >= MAX_REQUESTS_PER_CALL:
@@ -232,7 +232,8 @@ class CloseClient:
                 bucket.release_probe()
                 raise
             if response.status != 429:
-                await bucket.observe_shared(response.headers, sent_at)
+                if await bucket.observe_shared(response.headers, sent_at):
+                    await self.limiter.learn_from_answer(who, bucket, response.headers)
                 if response.status >= 400:
                     raise status_error(method, path, response.status, response.data)
                 return response

@@ -7,11 +7,19 @@ the others queue behind it (FIFO), so no call is overtaken by later ones.
 
 Endpoint groups are not published by Close (close-api.md §1.1: a group is a set of paths × methods;
 GET /lead/ and POST /activity/ "can be different groups"). Requests start in a provisional bucket per
-(read/write, resource) and are merged, for the process's life, when a 429 shows they share a limit:
+(read/write, resource) and are merged, for the process's life, when Close's answers show they share
+a limit:
 
-* the 429 names its ``rate_endpoint_group`` (legacy body, close-api.md §1.3), or
-* this bucket had not spent the limit itself, and other buckets of the same credential and kind (read
-  or write) with the same ``limit`` were active in the same window (same reset) (:func:`sharers_of`).
+* a new bucket's first request, while a bucket of the same credential and kind (read or write) is in
+  use, takes one of that bucket's slots, and its answer's count decides: it counted the other
+  bucket's requests too (one limit: merged before either draws a 429), or only itself (apart);
+* an answer counts more requests in a bucket's window than the bucket sent (:meth:`Bucket.observe`),
+  or a 429 comes though the bucket had not spent the limit itself, while other buckets of the same
+  credential and kind with the same ``limit`` were active in the same window (:func:`sharers_of`);
+* a 429 names its ``rate_endpoint_group`` (legacy body, close-api.md §1.3).
+
+Callers queued in a bucket that is merged move on to the merged bucket's queue, so two buckets never
+pace one limit side by side.
 
 With a :class:`SharedLimits` backend (Redis, ``--redis-url``) a bucket's state (remaining/reset, 429
 pauses, learned merges) lives there, so replicas together stay under Close's per-key limit and share
@@ -22,6 +30,8 @@ the shared state by itself once the backend answers again.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import random
 import re
 import time
@@ -31,9 +41,13 @@ from typing import Any, Protocol
 
 import anyio
 
+log = logging.getLogger("close_mcp.ratelimit")
 DEFAULT_RESET = 1.0
 SAFETY_MARGIN = 0.01
 ROUNDING_NOISE = 1.05  # seconds: the live header's reset is rounded up to whole seconds
+# Requests a window may count beyond what this bucket sent in it before that shows another bucket
+# shares its limit: ours sent just before we rolled to our (later, rounded-up) window end count too.
+OUTSPENT_SLACK = 2
 PROBE_POLL = 0.05  # seconds between looks while another replica probes a bucket of unknown limits
 WaitCallback = Callable[[float], Awaitable[None]]
 _KV = re.compile(r"\s*([A-Za-z_-]+)\s*=\s*([0-9]+(?:\.[0-9]+)?)\s*")
@@ -193,6 +207,9 @@ class Bucket:
     shared_name: str | None = None  # the group the backend resolved this bucket to
     waiting: int = 0
     next_slot: float = 0.0  # when the head of the queue expects its slot (for failing fast)
+    merged_into: Bucket | None = None  # set once this bucket's limit is learned to be another's
+    tentative_of: Bucket | None = None  # a bucket of the same kind in use when this one was made
+    kin_sent: int = 0  # what that bucket had sent in its window when this one's probe took a slot
     _turn: anyio.Lock = field(default_factory=anyio.Lock)  # FIFO: anyio wakes lock waiters in order
 
     # ----- local state ---------------------------------------------------------------------------
@@ -211,12 +228,34 @@ class Bucket:
         return 0.0
 
     def _take_local(self) -> float | None:
+        if self.tentative_of is not None and self.limit is None and not self.unmetered:
+            if self.paused_until <= time.monotonic():
+                return self._take_from_kin(self.tentative_of.resolved())
+            self.tentative_of = None  # a 429 came first: this bucket's own pause decides
         wait = self._wait_needed(time.monotonic())
         if wait == 0.0:
             if self.limit is None and not self.unmetered:
                 self.probing = True
             if self.remaining is not None:
                 self.remaining -= 1
+        return wait
+
+    def _take_from_kin(self, kin: Bucket) -> float | None:
+        """A new bucket's first request (its probe), while a bucket of the same kind is in use: it
+        takes one of that bucket's slots, so the two never spend one limit twice before this one's
+        answer shows whether they share it (:meth:`observe`)."""
+        if self.probing:
+            return None
+        if kin.limit is None:
+            if kin.probing:
+                return PROBE_POLL  # its answer comes first
+            self.tentative_of = None  # nothing known to share: probe on its own
+            return self._take_local()
+        wait = kin._take_local()
+        if wait == 0.0:
+            kin.sent += 1
+            self.kin_sent = kin.sent - 1
+            self.probing = True
         return wait
 
     async def _take(self) -> float | None:
@@ -245,15 +284,27 @@ class Bucket:
         """At least how long a caller arriving now waits: the pause, or the callers ahead of it."""
         return max(self.paused_until - now, self.next_slot - now, self._estimate(self.waiting), 0.0)
 
-    async def acquire(self, deadline: float, on_wait: WaitCallback | None = None) -> None:
+    def resolved(self) -> Bucket:
+        """The bucket requests of this one use now: itself, or the one it was merged into."""
+        bucket = self
+        while bucket.merged_into is not None:
+            bucket = bucket.merged_into
+        return bucket
+
+    async def acquire(self, deadline: float, on_wait: WaitCallback | None = None) -> Bucket:
         """Wait for a slot, in arrival order, until ``deadline``; :class:`WaitTooLong` (with the wait
-        it foresees) as soon as the slot is known to come later than the deadline."""
+        it foresees) as soon as the slot is known to come later than the deadline. Returns the bucket
+        that granted it: callers still queued here when this bucket is merged into another move on
+        to that one's queue, so the two never pace the same limit side by side."""
+        target = self.resolved()
+        if target is not self:
+            return await target.acquire(deadline, on_wait)
         # Nobody queued and a slot free now: take it without queueing (the common, unhurried case;
         # the queue below is for callers that must wait their turn).
         unqueued = not self.waiting and not self._turn.locked() and self.shared is None
         if unqueued and self._take_local() == 0.0:
             self.sent += 1
-            return
+            return self
         now = time.monotonic()
         if self.waiting and now + self._queue_wait(now) > deadline:
             raise WaitTooLong(self._queue_wait(now))
@@ -263,18 +314,24 @@ class Bucket:
             # the time spent queued behind others.
             with anyio.move_on_after(max(deadline - now, 0.0) + 0.05):
                 async with self._turn:
-                    await self._acquire_head(deadline, on_wait)
-                    return
+                    granted = await self._acquire_head(deadline, on_wait)
+                if granted is not self:
+                    return await granted.acquire(deadline, on_wait)
+                return self
             raise WaitTooLong(max(self._queue_wait(time.monotonic()), 0.1))
         finally:
             self.waiting -= 1
 
-    async def _acquire_head(self, deadline: float, on_wait: WaitCallback | None) -> None:
+    async def _acquire_head(self, deadline: float, on_wait: WaitCallback | None) -> Bucket:
+        """Wait at the head of the queue: ``self`` once a slot is taken, or the bucket this one was
+        merged into meanwhile (nothing taken)."""
         while True:
+            if self.merged_into is not None:
+                return self.resolved()
             wait = await self._take()
             if wait == 0.0:
                 self.sent += 1
-                return
+                return self
             now = time.monotonic()
             if wait is None:
                 if now >= deadline:
@@ -290,8 +347,9 @@ class Bucket:
             await anyio.sleep(wait + random.uniform(0, min(0.02, wait * 0.1)))
 
     # ----- what Close said -----------------------------------------------------------------------
-    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
-        """Record a response's ``RateLimit`` for a request sent at ``sent_at`` (default now).
+    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> bool:
+        """Record a response's ``RateLimit`` for a request sent at ``sent_at`` (default now); True when
+        its count shows that more was spent in this window than this bucket sent (others share it).
 
         * Sent after our window ended: a new window for certain; its counts replace ours.
         * Sent in our current window: the lower count wins (a slow answer must not hand back slots
@@ -306,6 +364,12 @@ class Bucket:
         now = time.monotonic()
         sent = now if sent_at is None else sent_at
         self.seen = now
+        outspent = False
+        kin, self.tentative_of = self.tentative_of, None
+        if kin is not None and info is not None and self.limit is None:
+            # The probe's window counted the kin bucket's requests too: one limit, paced together.
+            others = info.limit - info.remaining - 1
+            outspent = info.limit == kin.resolved().limit and others >= max(1, self.kin_sent - OUTSPENT_SLACK)
         if info is None:
             if self.limit is None:
                 self.unmetered = True
@@ -316,6 +380,7 @@ class Bucket:
                 self.limit, self.remaining, self.window_end = info.limit, info.remaining, end
                 self.window_start, self.window_known = sent, True
             elif sent >= self.window_start:
+                outspent = info.limit - info.remaining > self.sent + OUTSPENT_SLACK
                 self.limit = info.limit
                 self.remaining = min(
                     self.remaining if self.remaining is not None else info.remaining, info.remaining
@@ -326,10 +391,11 @@ class Bucket:
                     self.window_end = min(self.window_end, end)
                 self.window_known = True
         self._end_probe()
+        return outspent
 
-    async def observe_shared(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
+    async def observe_shared(self, headers: Mapping[str, str], sent_at: float | None = None) -> bool:
         """:meth:`observe`, and with a shared backend, tell the other replicas."""
-        self.observe(headers, sent_at)
+        outspent = self.observe(headers, sent_at)
         if self.shared is not None and self.shared.usable():
             age = 0.0 if sent_at is None else max(time.monotonic() - sent_at, 0.0)
             try:
@@ -337,6 +403,7 @@ class Bucket:
                 await self.shared.observe(self.credential, self.shared_name or self.name, info, age)
             except _unavailable():
                 pass
+        return outspent
 
     def pause(self, seconds: float) -> None:
         """A 429: everyone in this bucket waits until the same moment."""
@@ -389,7 +456,26 @@ class RateLimiter:
         found = self.buckets.get((credential, group))
         if found is None:
             found = self.buckets[(credential, group)] = Bucket(group, credential, self.shared)
+            if not group.startswith(("shared:", "close:")):  # provisional: its limit is a guess
+                found.tentative_of = self._kin_of(found)
         return found
+
+    def _kin_of(self, new: Bucket) -> Bucket | None:
+        """The bucket of the same credential and kind in use now (probing, or heard from within its
+        last two windows), the one heard from last; None with a shared backend (it paces probes)."""
+        if self.shared is not None:
+            return None
+        now, kind = time.monotonic(), kind_of(new.name)
+        kin = [
+            b
+            for (c, _), b in self.buckets.items()
+            if c == new.credential
+            and b is not new
+            and b.merged_into is None
+            and kind_of(b.name) == kind
+            and (b.probing or (b.limit is not None and now - b.seen <= 2 * max(b.window_len, 1.0)))
+        ]
+        return max(kin, key=lambda b: b.seen) if kin else None
 
     def bucket(self, credential: str, method: str, path: str) -> Bucket:
         provisional = self.provisional_group(method, path)
@@ -413,6 +499,7 @@ class RateLimiter:
     def _merge(self, credential: str, groups: Sequence[str], into: str) -> None:
         """Requests of ``groups`` (and of every provisional group aliased to them) use ``into``."""
         merged = self._bucket_for(credential, into)
+        merged.tentative_of = None
         moved = set(groups) - {into}
         for (cred, provisional), group in list(self.aliases.items()):
             if cred == credential and group in moved:
@@ -420,7 +507,9 @@ class RateLimiter:
         for group in moved:
             self.aliases[(credential, group)] = into
             old = self.buckets.get((credential, group))
-            if old is not None:
+            if old is not None and old is not merged:
+                old.merged_into = merged
+                old._end_probe()  # its waiters move on to the merged bucket
                 merged.paused_until = max(merged.paused_until, old.paused_until)
                 merged.window_end = max(merged.window_end, old.window_end)
                 merged.window_len = max(merged.window_len, old.window_len)
@@ -441,6 +530,18 @@ class RateLimiter:
         info = parse_ratelimit(headers.get("ratelimit"))
         if info is None:
             return bucket
+        return await self._merge_sharers(credential, bucket, info, spent_alone_possible=True)
+
+    async def learn_from_answer(self, credential: str, bucket: Bucket, headers: Mapping[str, str]) -> None:
+        """An answer counted more requests in ``bucket``'s window than it sent (:meth:`Bucket.observe`):
+        merge it with the buckets whose requests explain that, before their next window draws a 429."""
+        info = parse_ratelimit(headers.get("ratelimit"))
+        if info is not None:
+            await self._merge_sharers(credential, bucket, info, spent_alone_possible=False)
+
+    async def _merge_sharers(
+        self, credential: str, bucket: Bucket, info: RateLimitInfo, spent_alone_possible: bool
+    ) -> Bucket:
         now, states = time.monotonic(), [b.state() for (c, _), b in self.buckets.items() if c == credential]
         mine = bucket.state()
         if self.shared is not None and self.shared.usable():
@@ -449,6 +550,8 @@ class RateLimiter:
                 mine = next((s for s in states if s.name == (bucket.shared_name or bucket.name)), mine)
             except _unavailable():
                 pass
+        if not spent_alone_possible:
+            mine = dataclasses.replace(mine, sent=0)  # the answer's count shows it did not
         sharers = sharers_of(mine, states, info.limit, info.reset, now)
         if not sharers:
             return bucket
@@ -456,6 +559,7 @@ class RateLimiter:
         into = groups[0] if groups[0].startswith("shared:") else f"shared:{groups[0]}"
         self._merge(credential, groups, into)
         await self._share_merge(credential, groups, into)
+        log.info("%s share one rate limit (learned from Close's counts): paced together", ", ".join(groups))
         return self._bucket_for(credential, into)
 
     async def _share_merge(self, credential: str, groups: Sequence[str], into: str) -> None:

@@ -49,11 +49,13 @@ def test_bench_runs_on_tiny_settings(tmp_path: Path):
         "added latency p50, in memory",
     } <= set(goals)
     assert all(g["met"] in (True, False, None) for g in goals.values())
-    assert "Goals (issue 16)" in proc.stdout and "configuration: --toolsets all" in proc.stdout
+    assert "Goals (issues 16 and 17)" in proc.stdout and "configuration: --toolsets all" in proc.stdout
     paging = next(v for k, v in results.items() if k.startswith("paging every lead"))
     assert paging["direct paging"]["_fields"]  # read from the sandbox's request log
     assert results["remote load"]["figures"]["failed"] == 0
     assert results["remote load"]["figures"]["writes_lost_or_doubled"] == 0
+    assert any(n.startswith("load run: 429s in one window of a group") for n in goals)
+    assert any(n.endswith("abandoned sessions: RSS left after the idle timeout") for n in goals)
 
 
 def test_replicas_bench_runs_on_tiny_settings(tmp_path: Path):

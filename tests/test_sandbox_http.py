@@ -269,7 +269,7 @@ async def test_event_retention_is_30_days(http, sandbox):
 
 @pytest.mark.parametrize("style,legacy", [("comma", "none"), ("semicolon", "top"), ("comma", "error")])
 async def test_rate_limit_429_header_and_bodies(style, legacy):
-    config = SandboxConfig(leads=5, rate_limit=3, header_style=style, legacy_429_body=legacy)
+    config = SandboxConfig(leads=5, rate_limit=3, header_style=style, legacy_429_body=legacy, rate_window=30)
     async with (
         run_sandbox(config) as sb,
         httpx2.AsyncClient(base_url=sb.base_url, auth=(sb.api_key, "")) as c,
@@ -288,6 +288,13 @@ async def test_rate_limit_429_header_and_bodies(style, legacy):
         # writes are a separate endpoint group
         assert (await c.post("/lead/", json={"name": "x"})).status_code == 200
         assert sb.sandbox.stats.served_429 == 1
+        assert (await c.get("/me/")).status_code == 429  # the same window: two 429s in it
+        admin = await c.get(sb.base_url.removesuffix("/api/v1") + "/_sandbox/stats")
+        refusals = {k: admin.json()[k] for k in ("windows_with_429", "most_429_in_one_window")}
+        assert refusals == {"windows_with_429": 1, "most_429_in_one_window": 2}
+        (window,) = admin.json()["429_by_window"]
+        assert window["group"] == "read" and window["limit_type"] == "key" and window["count"] == 2
+        assert sb.api_key not in admin.text  # counted per key, never named
 
 
 async def test_org_bucket_is_three_times_the_key_limit():

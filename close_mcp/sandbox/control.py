@@ -46,7 +46,12 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
 
     def stats(_body: dict[str, Any]) -> dict[str, Any]:
         s = sandbox.stats
-        return {"statuses": dict(s.statuses), "requests": len(s.requests), "served_429": s.served_429}
+        return {
+            "statuses": dict(s.statuses),
+            "requests": len(s.requests),
+            "served_429": s.served_429,
+            **sandbox.limiter.refusals(),
+        }
 
     def limits(body: dict[str, Any]) -> dict[str, Any]:
         sandbox.set_rate_limit(body.get("rate_limit"), body.get("window", 1.0))

@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 HeaderStyle = Literal["comma", "semicolon"]
 LegacyBody = Literal["none", "top", "error"]
@@ -72,6 +73,9 @@ class LimitEnforcer:
     window_seconds: float = 1.0
     org_multiplier: int = 3
     windows: dict[tuple[str, str, str], Window] = field(default_factory=dict)
+    # 429s served per window of a group (key or org, owner, group, the window's start): what the
+    # client's pacing is judged by (issue 17: at most one 429 per group per window)
+    refused: Counter[tuple[str, str, str, float]] = field(default_factory=Counter)
 
     def _window(self, kind: str, owner: str, group: str, limit: int, now: float) -> Window:
         key = (kind, owner, group)
@@ -88,12 +92,24 @@ class LimitEnforcer:
         blocked = next(((w, t) for w, t in ((key_w, "key"), (org_w, "org")) if w.remaining() == 0), None)
         if blocked:
             w, kind = blocked
+            self.refused[(kind, key if kind == "key" else org_id, group, w.started)] += 1
             return Verdict(False, w.limit, 0, w.reset(now), group, kind)
         key_w.used += 1
         org_w.used += 1
         # The header describes the limit the request is closest to hitting.
         w, kind = min(((key_w, "key"), (org_w, "org")), key=lambda p: p[0].remaining() / p[0].limit)
         return Verdict(True, w.limit, w.remaining(), w.reset(now), group, kind)
+
+    def refusals(self) -> dict[str, Any]:
+        """The 429s by window: how many windows of a group served any, and the most in one window."""
+        return {
+            "windows_with_429": len(self.refused),
+            "most_429_in_one_window": max(self.refused.values(), default=0),
+            "429_by_window": [
+                {"limit_type": kind, "group": group, "window_start": round(started, 3), "count": n}
+                for (kind, _owner, group, started), n in sorted(self.refused.items(), key=lambda kv: kv[0][3])
+            ],
+        }
 
 
 def ratelimit_headers(v: Verdict, style: HeaderStyle) -> dict[str, str]:
