@@ -181,7 +181,8 @@ class RedisLimits:
         return f"{self.prefix}rl:{hashed(credential)}:"
 
     async def _eval(self, script: str, keys: Sequence[str], *args: Any) -> Any:
-        return await self.connection.run(lambda r: r.eval(script, len(keys), *keys, *args))
+        # Every script here may run twice: a slot taken twice is a slot left unused, never one too many.
+        return await self.connection.run(lambda r: r.eval(script, len(keys), *keys, *args), repeatable=True)
 
     async def take(self, credential: str, group: str) -> tuple[str, float | None]:
         base = self._base(credential)

@@ -57,6 +57,13 @@ def where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
 
 
+def _connection_closed(exc: Exception) -> bool:
+    """redis-py's ``ConnectionError`` (a pooled connection closed, refused, reset), not a timeout."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return isinstance(exc, RedisConnectionError)
+
+
 class RedisConnection:
     """One ``redis.asyncio`` client, short timeouts, and whether Redis is answering."""
 
@@ -86,22 +93,43 @@ class RedisConnection:
         """Worth trying now: healthy, or the pause after a failure is over."""
         return self.healthy or time.monotonic() >= self._next_try
 
-    async def run(self, operation: Callable[[Any], Awaitable[T]]) -> T:
-        """Run one Redis operation within the timeout; :class:`SharedStateUnavailable` if it fails."""
+    async def run(self, operation: Callable[[Any], Awaitable[T]], repeatable: bool = False) -> T:
+        """Run one Redis operation within the timeout; :class:`SharedStateUnavailable` if it fails.
+
+        After a Redis restart every pooled connection fails at its first use ("closed by server").
+        Such a failure counts as an outage only if Redis does not answer a ping on a fresh
+        connection either; otherwise only this operation fails (every other user of the connection
+        would otherwise pace per process for ``retry_after`` seconds, drawing 429s while the other
+        replicas share). ``repeatable``: running it twice does no harm (rate-limit bookkeeping), so
+        it is tried once more at once instead of failing."""
         if not self.usable():
             raise SharedStateUnavailable(self.last_error or "redis unavailable")
         try:
             with anyio.fail_after(self.timeout * 2):
-                result = await operation(self.client)
+                try:
+                    result = await operation(self.client)
+                except Exception as exc:
+                    if not (repeatable and _connection_closed(exc)):
+                        raise
+                    result = await operation(self.client)
         except Exception as exc:  # any client error (refused, timeout, reset) is "Redis not answering"
             if isinstance(exc, SharedStateUnavailable) or type(exc).__name__ == "ResponseError":
                 raise  # a script or command Redis refused is a bug of ours, not an outage
+            if _connection_closed(exc) and await self._answers_ping():
+                raise SharedStateUnavailable(f"redis at {self.address}: a connection was closed") from None
             self._failed(exc)
             raise SharedStateUnavailable(self.last_error or "redis unavailable") from None
         if not self.healthy:
             log.warning("redis at %s answers again: shared rate limits and state resume", self.address)
             self.healthy, self.last_error, self.down_since = True, None, None
         return result
+
+    async def _answers_ping(self) -> bool:
+        try:
+            with anyio.fail_after(self.timeout):
+                return bool(await self.client.ping())
+        except Exception:
+            return False
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -103,14 +104,15 @@ async def test_three_replicas_share_one_limit_survive_redis_going_away_and_share
                 while not (await _health(replica))["shared_state"]["ok"]:
                     async with remote_client(replica.base, "mcp") as client:
                         await client.call_tool("get_current_user", {})
-        before = stats.statuses[429]
+        shared_again = time.monotonic()  # the sandbox runs in this process: one clock
         third = _markers(30)
         await _creates(replicas, third, outcomes)
-        # The goal (issue 17): at most one 429 per window. 30 writes at 5/s span 6 windows; sharing
-        # again right after the restart draws up to ~6 on an idle machine (the replicas re-learn the
-        # empty store's limit), while per-process pacing (step 2) draws ~20-26.
-        windows = len(third) // 5
-        assert stats.statuses[429] - before <= windows, stats.statuses
+        # The goal (issue 17): at most one 429 per window of the group, counted by the sandbox. Per
+        # process (step 2) the same writes draw ~20-26. (A pooled Redis connection the restart closed
+        # no longer sends a replica to per-process pacing: it was 5-6 429s in one window before.)
+        refused = sb.sandbox.limiter.refused
+        third_windows = {key: n for key, n in refused.items() if key[3] >= shared_again}
+        assert max(third_windows.values(), default=0) <= 1, third_windows
 
         names = await _lead_names(sb)
         for marker in first + second + third:

@@ -114,6 +114,42 @@ async def test_redis_down_is_a_clear_error_within_the_timeout_then_recovers(
         await connection.aclose()
 
 
+async def test_connections_a_redis_restart_closed_are_no_outage(redis_server: RunningRedis) -> None:
+    """After a restart every pooled connection fails at its first use. Redis answers on a fresh one,
+    so that is no outage: the connection stays healthy (the limiter keeps sharing), a repeatable
+    operation is tried again at once, any other fails alone with a clear error."""
+    connection = RedisConnection(redis_server.url, timeout=0.5, retry_after=5)
+
+    async def four_at_once(repeatable: bool) -> list[str]:  # four pooled connections in use at once
+        outcomes: list[str] = []
+
+        async def one() -> None:
+            try:
+                await connection.run(lambda r: r.set("k", "v"), repeatable=repeatable)
+                outcomes.append("ok")
+            except SharedStateUnavailable as exc:
+                outcomes.append(str(exc))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(one)
+        return outcomes
+
+    try:
+        assert await four_at_once(repeatable=False) == ["ok"] * 4
+        await redis_server.stop()
+        await redis_server.start()
+        assert await four_at_once(repeatable=True) == ["ok"] * 4  # each stale one tried again
+        await redis_server.stop()
+        await redis_server.start()
+        stale = await four_at_once(repeatable=False)
+        assert stale and all("a connection was closed" in outcome for outcome in stale), stale
+        assert connection.healthy and connection.failures == 0  # no outage: nobody paces alone
+        assert await four_at_once(repeatable=False) == ["ok"] * 4
+    finally:
+        await connection.aclose()
+
+
 async def test_expired_records_are_swept_so_memory_stays_bounded() -> None:
     store = MemoryStore()
     for n in range(1000):  # below the first sweep: all still held, until they expire
