@@ -323,11 +323,11 @@ async def run_remote(settings: Settings) -> None:
             if policy.grants is not None:
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, policy.grants.reload)
             sock = bind(config.host, config.port)
+            port = sock.getsockname()[1]  # now: a signal during start-up closes the socket at once
             settle_start_up_objects()
             async with serve_app_on(
                 remote.asgi, sock, log_level=settings.log_level.lower(), graceful_seconds=10
             ) as uv:
-                port = sock.getsockname()[1]
                 auth = (
                     "sign in with Close (OAuth)"
                     if config.oauth

@@ -285,10 +285,20 @@ class Bucket:
         return max(self.paused_until - now, self.next_slot - now, self._estimate(self.waiting), 0.0)
 
     def resolved(self) -> Bucket:
-        """The bucket requests of this one use now: itself, or the one it was merged into."""
+        """The bucket requests of this one use now: itself, or the one it was merged into. Merges
+        point at a bucket merged into none (:meth:`RateLimiter._merge`), so this ends; the chain
+        walked is shortened to one step for the next time. A loop would be a bug: raised."""
+        if self.merged_into is None:
+            return self
+        walked: list[Bucket] = []
         bucket = self
         while bucket.merged_into is not None:
+            if any(bucket is seen for seen in walked):
+                raise RuntimeError(f"rate-limit bucket {self.name!r}: merges form a loop")
+            walked.append(bucket)
             bucket = bucket.merged_into
+        for merged in walked:
+            merged.merged_into = bucket
         return bucket
 
     async def acquire(self, deadline: float, on_wait: WaitCallback | None = None) -> Bucket:
@@ -484,8 +494,8 @@ class RateLimiter:
         if found.shared_name is not None and found.shared_name != group:
             # Another replica learned the merge (the backend resolved it): learn it here too.
             self._merge(credential, [group], found.shared_name)
-            return self._bucket_for(credential, found.shared_name)
-        return found
+            return self._bucket_for(credential, found.shared_name).resolved()
+        return found.resolved()
 
     def learn_group(self, credential: str, method: str, path: str, close_group: str) -> Bucket:
         """A 429 named Close's endpoint group: requests of this kind share that group's bucket."""
@@ -494,11 +504,14 @@ class RateLimiter:
         target = f"close:{close_group}"
         if current != target:
             self._merge(credential, [current], target)
-        return self._bucket_for(credential, target)
+        return self._bucket_for(credential, target).resolved()
 
     def _merge(self, credential: str, groups: Sequence[str], into: str) -> None:
-        """Requests of ``groups`` (and of every provisional group aliased to them) use ``into``."""
-        merged = self._bucket_for(credential, into)
+        """Requests of ``groups`` (and of every provisional group aliased to them) use ``into`` (or the
+        bucket ``into`` was itself merged into: merges always point at a bucket merged into none, so
+        following them never loops)."""
+        merged = self._bucket_for(credential, into).resolved()
+        into = merged.name
         merged.tentative_of = None
         moved = set(groups) - {into}
         for (cred, provisional), group in list(self.aliases.items()):
@@ -507,15 +520,19 @@ class RateLimiter:
         for group in moved:
             self.aliases[(credential, group)] = into
             old = self.buckets.get((credential, group))
-            if old is not None and old is not merged:
-                old.merged_into = merged
-                old._end_probe()  # its waiters move on to the merged bucket
-                merged.paused_until = max(merged.paused_until, old.paused_until)
-                merged.window_end = max(merged.window_end, old.window_end)
-                merged.window_len = max(merged.window_len, old.window_len)
-                merged.sent += old.sent
+            if old is None:
+                continue
+            for source in {id(old): old, id(root := old.resolved()): root}.values():
+                if source is merged:
+                    continue
+                source.merged_into = merged
+                source._end_probe()  # its waiters move on to the merged bucket
+                merged.paused_until = max(merged.paused_until, source.paused_until)
+                merged.window_end = max(merged.window_end, source.window_end)
+                merged.window_len = max(merged.window_len, source.window_len)
+                merged.sent += source.sent
                 if merged.limit is None:
-                    merged.limit, merged.remaining = old.limit, old.remaining
+                    merged.limit, merged.remaining = source.limit, source.remaining
 
     async def learn_from_429(
         self, credential: str, method: str, path: str, bucket: Bucket, headers: Mapping[str, str], body: Any
@@ -560,7 +577,7 @@ class RateLimiter:
         self._merge(credential, groups, into)
         await self._share_merge(credential, groups, into)
         log.info("%s share one rate limit (learned from Close's counts): paced together", ", ".join(groups))
-        return self._bucket_for(credential, into)
+        return self._bucket_for(credential, into).resolved()
 
     async def _share_merge(self, credential: str, groups: Sequence[str], into: str) -> None:
         if self.shared is not None and self.shared.usable():

@@ -110,6 +110,26 @@ async def test_writes_that_share_a_limit_are_learned_before_they_draw_429s():
         assert sb.sandbox.stats.statuses[429] <= 1
 
 
+def test_merges_in_any_order_never_form_a_loop():
+    """Merges learned in any order (a bucket merged into one that is later merged back, shared names
+    from another replica) always end at one bucket: following them terminates (it once looped)."""
+    import random
+
+    rng = random.Random(7)
+    limiter = RateLimiter()
+    paths = ["/lead/", "/activity/note/", "/task/", "/opportunity/", "/contact/"]
+    for _ in range(300):
+        groups = [limiter.bucket("k", "POST", rng.choice(paths)).name for _ in range(rng.randint(1, 3))]
+        into = rng.choice([*groups, f"shared:{rng.choice(groups)}", "close:abc"])
+        limiter._merge("k", groups, into)
+        for bucket in limiter.buckets.values():
+            root = bucket.resolved()
+            assert root.merged_into is None and root.resolved() is root
+    roots = {limiter.bucket("k", "POST", p).name for p in paths}
+    assert len(roots) == 1  # 300 random merges of five groups: one bucket, whatever the order
+    assert all(b.resolved().name in roots for b in limiter.buckets.values())
+
+
 def test_a_new_bucket_stays_apart_when_its_first_answer_counts_only_itself():
     """A new bucket's probe takes a slot of the busy bucket of the same kind; when its answer counts
     nothing but the probe, the two are separate limits and stay apart."""
