@@ -283,8 +283,11 @@ async def test_rate_limit_429_header_and_bodies(style, legacy):
         body = limited.json()
         if legacy == "top":
             assert isinstance(body["rate_reset"], str) and body["rate_limit"] == 3
+            assert (
+                body["rate_window"] == 30
+            )  # the window's length, an integer as observed (close-api.md §1.3)
         elif legacy == "error":
-            assert isinstance(body["error"]["rate_reset"], float)
+            assert isinstance(body["error"]["rate_reset"], float) and body["error"]["rate_window"] == 30
         # writes are a separate endpoint group
         assert (await c.post("/lead/", json={"name": "x"})).status_code == 200
         assert sb.sandbox.stats.served_429 == 1

@@ -212,7 +212,9 @@ class Sandbox:
         if not rules:
             return None
         group = endpoint_group(method, path)
-        return Verdict(False, self.limiter.per_key, 0, rules[0].reset, group, "key")
+        return Verdict(
+            False, self.limiter.per_key, 0, rules[0].reset, group, "key", self.limiter.window_seconds
+        )
 
     def _rate_check(self, cred: SandboxCredential, method: str, path: str) -> Verdict:
         org_id = self.orgs[cred.org_index].org["id"]

@@ -58,6 +58,7 @@ class Verdict:
     reset: float
     group: str
     limit_type: str
+    window: float = 1.0  # seconds: the legacy body's rate_window
 
 
 def endpoint_group(method: str, path: str) -> str:
@@ -93,12 +94,12 @@ class LimitEnforcer:
         if blocked:
             w, kind = blocked
             self.refused[(kind, key if kind == "key" else org_id, group, w.started)] += 1
-            return Verdict(False, w.limit, 0, w.reset(now), group, kind)
+            return Verdict(False, w.limit, 0, w.reset(now), group, kind, self.window_seconds)
         key_w.used += 1
         org_w.used += 1
         # The header describes the limit the request is closest to hitting.
         w, kind = min(((key_w, "key"), (org_w, "org")), key=lambda p: p[0].remaining() / p[0].limit)
-        return Verdict(True, w.limit, w.remaining(), w.reset(now), group, kind)
+        return Verdict(True, w.limit, w.remaining(), w.reset(now), group, kind, self.window_seconds)
 
     def refusals(self) -> dict[str, Any]:
         """The 429s by window: how many windows of a group served any, and the most in one window."""
@@ -133,7 +134,7 @@ def too_many_requests(
         "message": "API call count exceeded for this period",
         "rate_reset": round(v.reset, 6),
         "rate_limit": v.limit,
-        "rate_window": 1,
+        "rate_window": int(v.window) if float(v.window).is_integer() else v.window,
         "rate_limit_type": v.limit_type,
         "rate_endpoint_group": hashlib.md5(v.group.encode()).hexdigest(),
     }
