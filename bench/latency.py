@@ -231,17 +231,16 @@ def bench_added_latency(report: Report, sb: SandboxProcess, calls: int, rounds: 
         section = f"added latency ({name}, get_lead, {calls} calls × {rounds} rounds)"
         got = per_round[name]
         med = {k: spread([r[k] for r in got])["median"] for k in got[0]}
-        report.record(
+        report.record_several(
             section,
             "p50 close-mcp / proxy / direct GET",
-            f"{med['ours_p50_ms']:.3f} / {med['proxy_p50_ms']:.3f} / {med['direct_p50_ms']:.3f}",
+            med,
+            ["ours_p50_ms", "proxy_p50_ms", "direct_p50_ms"],
             unit="ms (median of rounds)",
+            digits=3,
         )
-        report.record(
-            section,
-            "p95 close-mcp / proxy",
-            f"{med['ours_p95_ms']:.3f} / {med['proxy_p95_ms']:.3f}",
-            unit="ms",
+        report.record_several(
+            section, "p95 close-mcp / proxy", med, ["ours_p95_ms", "proxy_p95_ms"], unit="ms", digits=3
         )
         added = spread([r["added_ms"] for r in got])
         sdk = spread([r["sdk_ms"] for r in got])

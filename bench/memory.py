@@ -162,10 +162,12 @@ def bench_memory_http(report: Report, sb: SandboxProcess, calls: int, every: int
     """:func:`http_memory` and :func:`stage_rss_mb` as report lines (figures beside the stdio goal)."""
     figures = anyio.run(http_memory, sb, calls, every)
     section = f"memory (HTTP server, one session, {calls} calls)"
-    report.record(
+    last = {**figures, "last_sample_mb": figures["rss_every_calls_mb"][-1]}
+    report.record_several(
         section,
         "RSS after tools/list / last sample",
-        f"{figures['rss_after_tools_list_mb']} / {figures['rss_every_calls_mb'][-1]}",
+        last,
+        ["rss_after_tools_list_mb", "last_sample_mb"],
         unit="MB",
     )
     report.record(section, "growth after the first sample", figures["growth_after_warmup_mb"], unit="MB")

@@ -45,6 +45,20 @@ class Report:
         }
         self.rows.append((section, name, f"{fmt(value)} {unit}".strip(), fmt(floor), fmt(ratio)))
 
+    def record_several(
+        self,
+        section: str,
+        name: str,
+        figures: dict[str, Any],
+        keys: list[str],
+        unit: str = "",
+        digits: int | None = None,
+    ) -> None:
+        """Several figures on one line, as ``name`` lists them ("a / b / c"): ``figures[key]`` for
+        each of ``keys``, with ``digits`` decimals when given."""
+        values = (figures[k] if digits is None else f"{figures[k]:.{digits}f}" for k in keys)
+        self.record(section, name, " / ".join(str(v) for v in values), unit=unit)
+
     def detail(self, section: str, name: str, value: Any) -> None:
         """A figure kept in results.json only (lists, per-round values)."""
         self.results.setdefault(section, {})[name] = value

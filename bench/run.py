@@ -212,11 +212,8 @@ def bench_remote_load(report: Report, counts: Counts) -> None:
         0,
         unit=f"(of {load['writes_acked']} acknowledged)",
     )
-    report.record(
-        section,
-        "call latency p50 / p95 / p99",
-        f"{load['p50_ms']} / {load['p95_ms']} / {load['p99_ms']}",
-        unit="ms",
+    report.record_several(
+        section, "call latency p50 / p95 / p99", load, ["p50_ms", "p95_ms", "p99_ms"], unit="ms"
     )
     report.record(
         section,
@@ -224,14 +221,15 @@ def bench_remote_load(report: Report, counts: Counts) -> None:
         load["served_429"],
         unit=f"in {load['seconds']} s",
     )
-    report.record(
+    report.record_several(
         section,
         "windows that served a 429 / most 429s in one window of a group",
-        f"{load['windows_with_429']} / {load['most_429_in_one_window']}",
+        load,
+        ["windows_with_429", "most_429_in_one_window"],
     )
     report.detail(section, "429s by window", load["by_window"])
-    report.record(
-        section, "server RSS before / after", f"{load['rss_before_mb']} / {load['rss_after_mb']}", unit="MB"
+    report.record_several(
+        section, "server RSS before / after", load, ["rss_before_mb", "rss_after_mb"], unit="MB"
     )
     report.goal(
         f"load run: 429s in one window of a group ({load['clients']} sessions, {load['rate_limit']}/s)",
@@ -244,10 +242,11 @@ def bench_remote_load(report: Report, counts: Counts) -> None:
     idle = anyio.run(abandoned_sessions, *counts.abandoned)
     report.detail("abandoned sessions", "figures", idle)
     section = f"{idle['sessions']} abandoned sessions (default configuration; bench.remote_load --abandoned)"
-    report.record(
+    report.record_several(
         section,
         "server RSS before / open / after idle timeout",
-        f"{idle['rss_before_mb']} / {idle['rss_open_mb']} / {idle['rss_after_idle_timeout_mb']}",
+        idle,
+        ["rss_before_mb", "rss_open_mb", "rss_after_idle_timeout_mb"],
         unit="MB",
     )
     report.record(section, "memory per open session", idle["mb_per_session"], unit="MB")
